@@ -1,0 +1,29 @@
+"""Every setting of the autograder, with its one default and one line of help."""
+
+from dataclasses import dataclass
+
+SOURCE_DIR = "source_notebooks"
+"""Folder (under the course root) with one sub-folder of source notebooks per assignment."""
+
+RELEASE_DIR = "assignments"
+"""Folder (under the course root) that `autograder release` writes the student versions to."""
+
+GRADEBOOK_FILE = "gradebook.sqlite"
+"""File name of the default SQLite gradebook inside the output folder of `autograder grade`."""
+
+KERNEL_NAME = "python3"
+"""Jupyter kernel that runs the students' notebooks."""
+
+
+@dataclass(frozen=True)
+class GradingSettings:
+    """How one grading run behaves; the CLI's options map one to one onto these fields."""
+
+    cell_timeout: float = 60.0
+    """Seconds a single cell may run before it is interrupted (the part scores 0)."""
+
+    startup_timeout: float = 60.0
+    """Seconds the kernel may take to start."""
+
+    regrade: bool = False
+    """Grade again even when the submission and the assignment did not change since the last run."""

@@ -1,0 +1,60 @@
+"""Where the course's assignments live: source notebooks and their released student versions."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from autograder.config import RELEASE_DIR, SOURCE_DIR
+
+
+class CourseError(Exception):
+    """A problem with the course layout or the command's arguments, told to the user in one line."""
+
+
+@dataclass(frozen=True)
+class Course:
+    """A course repository: `source_notebooks/<assignment>/` and `assignments/<assignment>/`."""
+
+    root: Path
+
+    @property
+    def source_root(self) -> Path:
+        return self.root / SOURCE_DIR
+
+    @property
+    def release_root(self) -> Path:
+        return self.root / RELEASE_DIR
+
+    def assignments(self) -> list[str]:
+        """Names of all assignments that have a source folder, sorted."""
+        if not self.source_root.is_dir():
+            return []
+        return sorted(p.name for p in self.source_root.iterdir() if p.is_dir() and _visible(p))
+
+    def require(self, assignment: str) -> str:
+        """Return `assignment` if the course has it; raise CourseError naming the known ones if not."""
+        known = self.assignments()
+        if assignment not in known:
+            raise CourseError(
+                f"unknown assignment {assignment!r}; the course has: {', '.join(known) or 'none'}"
+                f" (looked in {self.source_root})"
+            )
+        return assignment
+
+    def source_files(self, assignment: str) -> list[Path]:
+        """Every file of an assignment's source folder, relative to that folder, sorted."""
+        folder = self.source_root / assignment
+        return sorted(
+            p.relative_to(folder)
+            for p in folder.rglob("*")
+            if p.is_file() and all(_visible(part) for part in p.relative_to(folder).parts)
+        )
+
+    def notebook_names(self, assignment: str) -> list[str]:
+        """File names of the assignment's notebooks, e.g. ['warmup.ipynb']."""
+        return [str(p) for p in self.source_files(assignment) if p.suffix == ".ipynb"]
+
+
+def _visible(path: Path | str) -> bool:
+    """False for checkpoints, caches and hidden files, which are never released or graded."""
+    name = Path(path).name
+    return not (name.startswith(".") or name == "__pycache__")

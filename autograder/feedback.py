@@ -1,0 +1,107 @@
+"""Feedback: one self-contained HTML page per student notebook, readable offline.
+
+The page opens with the score, a table of the parts with the reason for every lost point and what
+the grader repaired in the notebook, then shows the graded notebook with its outputs. Errors are
+shown as one line each, never as a raw traceback.
+"""
+
+import base64
+from html import escape
+from pathlib import Path
+
+from markdown_it import MarkdownIt
+from nbformat import NotebookNode
+
+from autograder.match import is_answer, is_test, nbgrader_meta
+from autograder.model import NotebookGrade
+
+_markdown = MarkdownIt("commonmark", {"html": False}).enable("table")
+
+_STYLE = """
+body { font: 16px/1.5 system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #1b1b1b; }
+table { border-collapse: collapse; margin: 1rem 0; } td, th { border: 1px solid #bbb; padding: .3rem .6rem; text-align: left; }
+.pass { color: #1a6e1a; } .fail { color: #a4161a; }
+pre { background: #f6f6f6; padding: .6rem; overflow-x: auto; border-radius: 4px; }
+.cell { margin: 1rem 0; } .label { font-size: .8rem; color: #555; text-transform: uppercase; letter-spacing: .04em; }
+.answer pre.source { border-left: 4px solid #0072b2; } .test pre.source { border-left: 4px solid #e69f00; }
+.error { color: #a4161a; font-weight: 600; }
+"""
+
+
+def feedback_path(out_dir: Path, grade: NotebookGrade) -> Path:
+    """Where the page of a student's notebook goes: `<out>/feedback/<student_id>/<notebook>.html`."""
+    return out_dir / "feedback" / grade.student_id / Path(grade.notebook).with_suffix(".html").name
+
+
+def write_feedback(path: Path, grade: NotebookGrade, executed: NotebookNode | None) -> None:
+    """Write the feedback page of one graded notebook; `executed` is None when nothing ran."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_feedback(grade, executed), encoding="utf-8")
+
+
+def render_feedback(grade: NotebookGrade, executed: NotebookNode | None) -> str:
+    """The feedback page as an HTML string."""
+    title = f"{grade.assignment}: feedback for {grade.student_id}"
+    body = [
+        f"<h1>{escape(title)}</h1>",
+        f"<p><strong>Score: {grade.score:g} / {grade.max_score:g}</strong> &middot; "
+        f"notebook <code>{escape(grade.notebook)}</code> &middot; status <code>{escape(grade.status)}</code></p>",
+    ]
+    if grade.message:
+        body.append(f"<p class='error'>{escape(grade.message)}</p>")
+    body.append("<table><tr><th>part</th><th>points</th><th>what to fix</th></tr>")
+    for part in grade.parts:
+        css = "pass" if part.points == part.max_points else "fail"
+        body.append(
+            f"<tr class='{css}'><td>{escape(part.grade_id)}</td>"
+            f"<td>{part.points:g} / {part.max_points:g}</td><td>{escape(part.message) or 'passed'}</td></tr>"
+        )
+    body.append("</table>")
+    if grade.repairs:
+        items = "".join(f"<li>{escape(r)}</li>" for r in grade.repairs)
+        body.append(f"<h2>What the grader repaired in your notebook</h2><ul>{items}</ul>")
+    if executed is not None:
+        body.append("<h2>Your notebook as it was graded</h2>")
+        body.extend(_render_cell(cell) for cell in executed.cells)
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>"
+        + "\n".join(body)
+        + "</body></html>\n"
+    )
+
+
+def _render_cell(cell: NotebookNode) -> str:
+    if cell.cell_type == "markdown":
+        return f"<div class='cell'>{_markdown.render(cell.source)}</div>"
+    if cell.cell_type != "code":
+        return ""
+    if is_answer(cell):
+        kind, label = "answer", f"your answer ({nbgrader_meta(cell)['grade_id']})"
+    elif is_test(cell):
+        kind, label = "test", f"tests ({nbgrader_meta(cell)['grade_id']})"
+    elif cell.get("metadata", {}).get("autograder", {}).get("origin") == "student":
+        kind, label = "answer", "a cell you added"
+    else:
+        kind, label = "given", "given code"
+    outputs = "".join(_render_output(out) for out in cell.get("outputs", []))
+    return (
+        f"<div class='cell {kind}'><div class='label'>{escape(label)}</div>"
+        f"<pre class='source'>{escape(cell.source)}</pre>{outputs}</div>"
+    )
+
+
+def _render_output(output: NotebookNode) -> str:
+    kind = output.get("output_type")
+    if kind == "stream":
+        return f"<pre>{escape(output.get('text', ''))}</pre>"
+    if kind == "error":
+        return f"<p class='error'>{escape(output.get('ename', ''))}: {escape(str(output.get('evalue', '')))}</p>"
+    data = output.get("data", {})
+    if "image/png" in data:
+        png = data["image/png"]
+        encoded = png if isinstance(png, str) else base64.b64encode(png).decode()
+        return f"<img alt='a figure your code drew' src='data:image/png;base64,{encoded.strip()}'>"
+    if "text/plain" in data:
+        return f"<pre>{escape(data['text/plain'])}</pre>"
+    return ""

@@ -1,0 +1,143 @@
+"""Grade: the pipeline from a folder of hand-ins to the gradebook, the grades CSV and feedback pages.
+
+For each student notebook: read it (never changing the file), match its answers to the release,
+rebuild the notebook from the source (hidden tests included), run it in a scratch folder, score the
+test cells, store the grade, write the feedback page. A grade whose submission and assignment are
+unchanged since the last run is reused unless `regrade` is set.
+"""
+
+import hashlib
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from nbformat import NotebookNode
+
+from autograder import __version__
+from autograder.config import GRADEBOOK_FILE, GradingSettings
+from autograder.course import Course
+from autograder.execute import execute
+from autograder.export import write_grades_csv
+from autograder.feedback import feedback_path, write_feedback
+from autograder.gradebook import Gradebook, sqlite_url
+from autograder.match import match_answers, rebuild_for_grading
+from autograder.model import NotebookGrade
+from autograder.release import release_notebook
+from autograder.score import max_score, score_parts, unscored_parts
+from autograder.submissions import Submission, UnreadableNotebook, find_submissions, read_notebook
+
+
+@dataclass(frozen=True)
+class GradingTarget:
+    """One notebook of an assignment, loaded once per run: its source, its release, its fingerprint."""
+
+    assignment: str
+    notebook: str
+    source: NotebookNode
+    release: NotebookNode
+    folder: Path
+    data_files: tuple[Path, ...]
+    """Other files of the assignment (data), relative to `folder`, copied next to each notebook that runs."""
+    digest: str
+
+    @classmethod
+    def load(cls, course: Course, assignment: str, notebook: str) -> "GradingTarget":
+        folder = course.source_root / assignment
+        raw = (folder / notebook).read_bytes()
+        source = nbformat.reads(raw.decode("utf-8"), as_version=4)
+        data = tuple(p for p in course.source_files(assignment) if p.suffix != ".ipynb")
+        fingerprint = hashlib.sha256(raw + __version__.encode())
+        for relative in data:
+            fingerprint.update((folder / relative).read_bytes())
+        digest = fingerprint.hexdigest()
+        return cls(assignment, notebook, source, release_notebook(source), folder, data, digest)
+
+
+def grade_assignment(
+    course: Course,
+    assignment: str,
+    submissions_dir: Path,
+    out_dir: Path,
+    db_url: str | None = None,
+    settings: GradingSettings = GradingSettings(),
+    report: Callable[[NotebookGrade, bool], None] = lambda grade, reused: None,
+) -> list[NotebookGrade]:
+    """Grade every student in `submissions_dir`; write the gradebook, `grades.csv` and feedback to `out_dir`.
+
+    `report` is called after each notebook with its grade and whether an earlier grade was reused.
+    """
+    course.require(assignment)
+    targets = {name: GradingTarget.load(course, assignment, name) for name in course.notebook_names(assignment)}
+    submissions = find_submissions(submissions_dir, list(targets))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    gradebook = Gradebook(db_url or sqlite_url(out_dir / GRADEBOOK_FILE))
+    grades = []
+    try:
+        for submission in submissions:
+            target = targets[submission.notebook]
+            digest = _fingerprint(target, submission)
+            stored = gradebook.get(assignment, submission.student_id, submission.notebook)
+            reuse = (
+                stored is not None
+                and stored.digest == digest
+                and not settings.regrade
+                and feedback_path(out_dir, stored).exists()
+            )
+            if reuse:
+                grade = stored
+            else:
+                grade, executed = grade_notebook(target, submission, settings)
+                grade.digest = digest
+                gradebook.put(grade)
+                write_feedback(feedback_path(out_dir, grade), grade, executed)
+            grades.append(grade)
+            report(grade, reuse)
+    finally:
+        gradebook.close()
+    write_grades_csv(out_dir / "grades.csv", grades)
+    return grades
+
+
+def grade_notebook(
+    target: GradingTarget, submission: Submission, settings: GradingSettings
+) -> tuple[NotebookGrade, NotebookNode | None]:
+    """Grade one student notebook; return its grade and the executed notebook (None if nothing ran)."""
+    grade = NotebookGrade(
+        student_id=submission.student_id,
+        assignment=target.assignment,
+        notebook=submission.notebook,
+        status="graded",
+        max_score=max_score(target.source),
+    )
+    if submission.path is None:
+        grade.status, grade.message = "missing", f"no {submission.notebook} was handed in"
+        grade.parts = unscored_parts(target.source, "not handed in")
+        return grade, None
+    try:
+        handed_in = read_notebook(submission.path)
+    except UnreadableNotebook as error:
+        grade.status, grade.message = "invalid-notebook", f"{submission.notebook}: {error}"
+        grade.parts = unscored_parts(target.source, "the notebook could not be read")
+        return grade, None
+
+    matched = match_answers(target.release, handed_in)
+    notebook = rebuild_for_grading(target.source, target.release, matched)
+    with tempfile.TemporaryDirectory(prefix="autograder-") as scratch:
+        workdir = Path(scratch)
+        for relative in target.data_files:
+            (workdir / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(target.folder / relative, workdir / relative)
+        execution = execute(notebook, workdir, settings)
+    grade.status, grade.message, grade.seconds = execution.status, execution.message, execution.seconds
+    grade.repairs = matched.repairs
+    grade.parts = score_parts(execution.notebook)
+    return grade, execution.notebook
+
+
+def _fingerprint(target: GradingTarget, submission: Submission) -> str:
+    """Changes whenever the student's file, the assignment's source or this tool's version changes."""
+    content = submission.path.read_bytes() if submission.path is not None else b"<missing>"
+    return hashlib.sha256(target.digest.encode() + hashlib.sha256(content).digest()).hexdigest()

@@ -1,0 +1,127 @@
+"""Gradebook: every notebook grade with its parts, in SQLite by default or any SQLAlchemy database.
+
+Each grade is written in one transaction (its row and its parts together), so a run that is killed
+leaves the gradebook with whole grades only, and a finished grade is never lost.
+"""
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Float,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    delete,
+    select,
+)
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from autograder.course import CourseError
+from autograder.model import NotebookGrade, PartResult
+
+_metadata = MetaData()
+
+_key = ("assignment", "student_id", "notebook")
+
+grades_table = Table(
+    "grades",
+    _metadata,
+    *(Column(name, String(255), primary_key=True) for name in _key),
+    Column("status", String(64), nullable=False),
+    Column("score", Float, nullable=False),
+    Column("max_score", Float, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("repairs", Text, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("seconds", Float, nullable=False),
+    Column("graded_at", DateTime, nullable=False),
+)
+
+parts_table = Table(
+    "parts",
+    _metadata,
+    *(Column(name, String(255), primary_key=True) for name in _key),
+    Column("grade_id", String(255), primary_key=True),
+    Column("points", Float, nullable=False),
+    Column("max_points", Float, nullable=False),
+    Column("message", Text, nullable=False),
+)
+
+
+def sqlite_url(path: Path) -> str:
+    """The SQLAlchemy URL of an SQLite file."""
+    return f"sqlite:///{path.resolve()}"
+
+
+class Gradebook:
+    """Read and write grades; open it with a database URL such as `sqlite:///grades.sqlite`."""
+
+    def __init__(self, url: str) -> None:
+        try:
+            self.engine = create_engine(url)
+            _metadata.create_all(self.engine)
+        except (ArgumentError, OperationalError) as error:
+            raise CourseError(f"cannot open the gradebook {url!r}: {error.args[0]}") from error
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def get(self, assignment: str, student_id: str, notebook: str) -> NotebookGrade | None:
+        """The stored grade of one notebook, or None."""
+        key = {"assignment": assignment, "student_id": student_id, "notebook": notebook}
+        with self.engine.connect() as db:
+            row = db.execute(select(grades_table).filter_by(**key)).mappings().first()
+            if row is None:
+                return None
+            parts = db.execute(
+                select(parts_table).filter_by(**key).order_by(parts_table.c.grade_id)
+            ).mappings()
+            return NotebookGrade(
+                student_id=student_id,
+                assignment=assignment,
+                notebook=notebook,
+                status=row["status"],
+                max_score=row["max_score"],
+                parts=[
+                    PartResult(p["grade_id"], p["points"], p["max_points"], p["message"]) for p in parts
+                ],
+                message=row["message"],
+                repairs=json.loads(row["repairs"]),
+                digest=row["digest"],
+                seconds=row["seconds"],
+            )
+
+    def put(self, grade: NotebookGrade) -> None:
+        """Store a grade, replacing any earlier one of the same notebook, in one transaction."""
+        key = {"assignment": grade.assignment, "student_id": grade.student_id, "notebook": grade.notebook}
+        with self.engine.begin() as db:
+            db.execute(delete(parts_table).filter_by(**key))
+            db.execute(delete(grades_table).filter_by(**key))
+            db.execute(
+                grades_table.insert().values(
+                    **key,
+                    status=grade.status,
+                    score=grade.score,
+                    max_score=grade.max_score,
+                    message=grade.message,
+                    repairs=json.dumps(grade.repairs),
+                    digest=grade.digest,
+                    seconds=grade.seconds,
+                    graded_at=datetime.now(UTC).replace(tzinfo=None),
+                )
+            )
+            if grade.parts:
+                db.execute(
+                    parts_table.insert(),
+                    [
+                        {**key, "grade_id": p.grade_id, "points": p.points,
+                         "max_points": p.max_points, "message": p.message}
+                        for p in grade.parts
+                    ],
+                )

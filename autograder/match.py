@@ -1,0 +1,188 @@
+"""Match cells: find each answer in a student's notebook and rebuild the notebook that gets graded.
+
+Students' notebooks come back edited: metadata stripped by Colab or VS Code, cells moved, duplicated,
+re-typed or turned into markdown. nbgrader then misses answers. Here each answer cell of the release
+is found first by its nbgrader `grade_id`, then by the names it defines (`def relu` finds the `relu`
+answer), then by its likeness to the released stub. The notebook that is graded always takes its
+structure, setup and (hidden) test cells from the *source* notebook; only the answers and any code
+cells the student added come from the submission. Every repair is recorded for the feedback.
+"""
+
+import ast
+import difflib
+from dataclasses import dataclass, field
+
+import nbformat
+from nbformat import NotebookNode
+
+STUB_LIKENESS = 0.6
+"""How alike (0..1, difflib ratio) an unnamed cell must be to a released stub to count as that answer."""
+
+COPY_LIKENESS = 0.8
+"""How alike a student's cell must be to a released test or setup cell to count as a copy of it."""
+
+
+def nbgrader_meta(cell: NotebookNode) -> dict:
+    """The cell's nbgrader metadata, or {} when it has none."""
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return meta if isinstance(meta, dict) else {}
+
+
+def is_answer(cell: NotebookNode) -> bool:
+    """True for a cell in which students write their solution."""
+    return bool(nbgrader_meta(cell).get("solution"))
+
+
+def is_test(cell: NotebookNode) -> bool:
+    """True for an autograded test cell (graded, not an answer)."""
+    meta = nbgrader_meta(cell)
+    return bool(meta.get("grade")) and not meta.get("solution") and cell.cell_type == "code"
+
+
+def defined_names(source: str) -> frozenset[str]:
+    """Top-level functions, classes and variables that a piece of code defines; empty if it won't parse."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return frozenset()
+    names = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+    return frozenset(names)
+
+
+def likeness(a: str, b: str) -> float:
+    """Similarity of two cell sources from 0 to 1, ignoring blank lines and trailing spaces."""
+
+    def normal(text: str) -> list[str]:
+        return [line.rstrip() for line in text.splitlines() if line.strip()]
+
+    return difflib.SequenceMatcher(None, normal(a), normal(b), autojunk=False).ratio()
+
+
+@dataclass
+class MatchedAnswers:
+    """What a student's notebook contributes to grading."""
+
+    answers: dict[str, str] = field(default_factory=dict)
+    """Answer grade_id -> the student's code for it."""
+    extra: dict[str, list[str]] = field(default_factory=dict)
+    """Code cells the student added, keyed by the grade_id of the answer they followed ('' = none)."""
+    repairs: list[str] = field(default_factory=list)
+
+
+def match_answers(release: NotebookNode, submission: NotebookNode) -> MatchedAnswers:
+    """Find each released answer cell in `submission`; see the module docstring for the order of rules."""
+    release_answers = {nbgrader_meta(c)["grade_id"]: c for c in release.cells if is_answer(c)}
+    release_other = {
+        nbgrader_meta(c)["grade_id"]: c
+        for c in release.cells
+        if not is_answer(c) and nbgrader_meta(c).get("grade_id")
+    }
+    result = MatchedAnswers()
+    owner: list[str | None] = [None] * len(submission.cells)  # answer grade_id each cell was matched to
+
+    # 1. By nbgrader id. With duplicates the last copy wins, as it would when the notebook runs.
+    for index, cell in enumerate(submission.cells):
+        grade_id = nbgrader_meta(cell).get("grade_id")
+        if grade_id in release_answers and cell.cell_type == "code":
+            owner[index] = grade_id
+    for grade_id in release_answers:
+        copies = [i for i, o in enumerate(owner) if o == grade_id]
+        if len(copies) > 1:
+            result.repairs.append(f"answer cell '{grade_id}' appears {len(copies)} times; the last copy was graded")
+            for i in copies[:-1]:
+                owner[i] = None
+
+    # 2. By the names the released stub defines, then 3. by likeness to the stub.
+    for grade_id, stub in release_answers.items():
+        if grade_id in owner:
+            continue
+        wanted = defined_names(stub.source)
+        found = _last_match(submission, owner, lambda c: bool(wanted) and wanted <= defined_names(c.source))
+        how = f"by the name{'s' if len(wanted) > 1 else ''} it defines ({', '.join(sorted(wanted))})"
+        if found is None:
+            found = _last_match(submission, owner, lambda c: likeness(c.source, stub.source) >= STUB_LIKENESS)
+            how = "by its likeness to the released cell"
+        if found is None:
+            result.repairs.append(f"no answer found for '{grade_id}'; it was graded as left blank")
+            continue
+        owner[found] = grade_id
+        cell = submission.cells[found]
+        kind = " (it was a markdown cell; graded as code)" if cell.cell_type != "code" else ""
+        result.repairs.append(f"answer cell '{grade_id}' had lost its nbgrader id; found it {how}{kind}")
+
+    # The rest: copies of released cells are dropped (the source's version is graded), new code is kept.
+    current = ""
+    for index, cell in enumerate(submission.cells):
+        if owner[index] is not None:
+            current = owner[index]
+            result.answers[current] = cell.source
+            continue
+        if cell.cell_type != "code" or not cell.source.strip():
+            continue
+        original = _released_original(cell, release_other)
+        if original is None:
+            result.extra.setdefault(current, []).append(cell.source)
+        elif is_test(original) and cell.source.strip() != original.source.strip():
+            result.repairs.append(
+                f"test cell '{nbgrader_meta(original)['grade_id']}' was edited; the original tests were used"
+            )
+    return result
+
+
+def _last_match(submission: NotebookNode, owner: list[str | None], accept) -> int | None:
+    """Index of the last not-yet-matched cell that `accept` takes, or None."""
+    for index in range(len(submission.cells) - 1, -1, -1):
+        cell = submission.cells[index]
+        if owner[index] is None and cell.cell_type in ("code", "markdown") and accept(cell):
+            return index
+    return None
+
+
+def _released_original(cell: NotebookNode, release_other: dict[str, NotebookNode]) -> NotebookNode | None:
+    """The released setup or test cell that `cell` is a copy of (by id, else by likeness), or None."""
+    by_id = release_other.get(nbgrader_meta(cell).get("grade_id"))
+    if by_id is not None:
+        return by_id
+    candidates = [c for c in release_other.values() if c.cell_type == "code"]
+    best = max(candidates, key=lambda c: likeness(cell.source, c.source), default=None)
+    if best is not None and likeness(cell.source, best.source) >= COPY_LIKENESS:
+        return best
+    return None
+
+
+def rebuild_for_grading(
+    source: NotebookNode, release: NotebookNode, matched: MatchedAnswers
+) -> NotebookNode:
+    """The source notebook with each answer cell replaced by the student's and their own cells added.
+
+    Answers that were not found keep the released stub (which raises NotImplementedError), so the
+    tests of that part fail with a clear message while every other part is still graded.
+    """
+    notebook = nbformat.from_dict(source)
+    notebook.cells = []
+    release_stubs = {nbgrader_meta(c)["grade_id"]: c.source for c in release.cells if is_answer(c)}
+    leading = [_student_cell(code) for code in matched.extra.get("", [])]
+    for cell in source.cells:
+        cell = nbformat.from_dict(cell)
+        if is_answer(cell) and cell.cell_type == "code":
+            grade_id = nbgrader_meta(cell)["grade_id"]
+            notebook.cells.extend(leading)
+            leading = []
+            cell.source = matched.answers.get(grade_id, release_stubs[grade_id])
+            notebook.cells.append(cell)
+            notebook.cells.extend(_student_cell(code) for code in matched.extra.get(grade_id, []))
+        else:
+            notebook.cells.append(cell)
+    notebook.cells.extend(leading)
+    return notebook
+
+
+def _student_cell(code: str) -> NotebookNode:
+    """A code cell the student added, marked so that the feedback can show where it came from."""
+    return nbformat.v4.new_code_cell(code, metadata={"autograder": {"origin": "student"}})

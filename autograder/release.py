@@ -1,0 +1,102 @@
+"""Release: turn source notebooks (solutions, hidden tests) into the student notebooks in `assignments/`.
+
+The work is done by nbgrader's own preprocessors, in the order `nbgrader generate_assignment` uses,
+so a released notebook is exactly what plain nbgrader would release, minus its database. Writing is
+deterministic, which lets `release --check` compare the committed files with a fresh release.
+"""
+
+import shutil
+from pathlib import Path
+
+import nbformat
+from nbformat import NotebookNode
+from nbgrader.preprocessors import (
+    CheckCellMetadata,
+    ClearHiddenTests,
+    ClearMarkScheme,
+    ClearOutput,
+    ClearSolutions,
+    ComputeChecksums,
+    IncludeHeaderFooter,
+    LockCells,
+)
+from traitlets.config import Config
+
+from autograder.course import Course
+
+# nbgrader's GenerateAssignment pipeline without SaveCells (it writes nbgrader's database) and
+# InstantiateTests (it expands `### AUTOTEST` templates, which this course does not use).
+_PIPELINE = [
+    IncludeHeaderFooter,
+    LockCells,
+    ClearSolutions,
+    ClearOutput,
+    CheckCellMetadata,
+    ComputeChecksums,
+    ClearHiddenTests,
+    ClearMarkScheme,
+    ComputeChecksums,
+    CheckCellMetadata,
+]
+
+
+def release_notebook(source: NotebookNode) -> NotebookNode:
+    """Return the student version of a source notebook; `source` itself is left unchanged."""
+    notebook = nbformat.from_dict(source)
+    resources: dict = {}
+    config = Config()
+    for step in _PIPELINE:
+        notebook, resources = step(config=config).preprocess(notebook, resources)
+    return notebook
+
+
+def render_release(course: Course, assignment: str) -> dict[Path, bytes]:
+    """Every file of an assignment's release, as relative path -> content, computed in memory."""
+    folder = course.source_root / assignment
+    files: dict[Path, bytes] = {}
+    for relative in course.source_files(assignment):
+        if relative.suffix == ".ipynb":
+            source = nbformat.read(folder / relative, as_version=4)
+            text = nbformat.writes(release_notebook(source)) + "\n"
+            files[relative] = text.encode()
+        else:
+            files[relative] = (folder / relative).read_bytes()
+    return files
+
+
+def release(course: Course, assignments: list[str] | None = None) -> list[Path]:
+    """Write `assignments/<name>/` afresh for each assignment (all by default); return the files written."""
+    written = []
+    for assignment in assignments or course.assignments():
+        course.require(assignment)
+        target = course.release_root / assignment
+        files = render_release(course, assignment)
+        if target.exists():
+            shutil.rmtree(target)
+        for relative, content in files.items():
+            path = target / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+            written.append(path)
+    return written
+
+
+def stale_releases(course: Course, assignments: list[str] | None = None) -> list[str]:
+    """Describe every difference between `assignments/` and a fresh release; empty when up to date."""
+    problems = []
+    for assignment in assignments or course.assignments():
+        course.require(assignment)
+        target = course.release_root / assignment
+        expected = render_release(course, assignment)
+        present = {
+            p.relative_to(target) for p in target.rglob("*") if p.is_file()
+        } if target.is_dir() else set()
+        for relative in sorted(set(expected) | present):
+            shown = f"{course.release_root.name}/{assignment}/{relative}"
+            if relative not in present:
+                problems.append(f"{shown} is missing")
+            elif relative not in expected:
+                problems.append(f"{shown} has no source")
+            elif (target / relative).read_bytes() != expected[relative]:
+                problems.append(f"{shown} differs from its source")
+    return problems

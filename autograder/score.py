@@ -1,0 +1,70 @@
+"""Score: turn the executed test cells of a notebook into points, with a reason for every loss.
+
+A test cell earns all its points when it ran to its end and none when it raised, as in nbgrader.
+"""
+
+import re
+
+from nbformat import NotebookNode
+
+from autograder.execute import INTERRUPTED
+from autograder.match import is_test, nbgrader_meta
+from autograder.model import PartResult
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def test_cells(notebook: NotebookNode) -> list[NotebookNode]:
+    """The autograded test cells of a notebook, in order."""
+    return [cell for cell in notebook.cells if is_test(cell)]
+
+
+def max_score(notebook: NotebookNode) -> float:
+    """Points available in a (source) notebook."""
+    return sum(float(nbgrader_meta(c).get("points", 0)) for c in test_cells(notebook))
+
+
+def unscored_parts(notebook: NotebookNode, reason: str) -> list[PartResult]:
+    """Every part at 0 points for the same reason (no notebook, unreadable notebook)."""
+    return [
+        PartResult(nbgrader_meta(c)["grade_id"], 0.0, float(nbgrader_meta(c).get("points", 0)), reason)
+        for c in test_cells(notebook)
+    ]
+
+
+def score_parts(executed: NotebookNode) -> list[PartResult]:
+    """One PartResult per test cell of an executed notebook."""
+    results = []
+    for cell in test_cells(executed):
+        meta = nbgrader_meta(cell)
+        points = float(meta.get("points", 0))
+        problem = failure_message(cell)
+        results.append(PartResult(meta["grade_id"], 0.0 if problem else points, points, problem))
+    return results
+
+
+def failure_message(cell: NotebookNode) -> str:
+    """Why a test cell failed, in one or two lines a student can act on; '' if it passed."""
+    if cell.get("execution_count") is None and not cell.get("outputs"):
+        return "these tests did not run: the notebook stopped before reaching them"
+    error = next((o for o in cell.get("outputs", []) if o.get("output_type") == "error"), None)
+    if error is None:
+        return ""
+    name, value = error.get("ename", "Error"), str(error.get("evalue", "")).strip()
+    if name == INTERRUPTED:
+        return "the tests were stopped because they ran past the time limit (an endless loop?)"
+    if name == "NotImplementedError" and not value:
+        return "not answered yet: replace `raise NotImplementedError()` with your code"
+    if name == "AssertionError" and not value:
+        line = _failing_line(error.get("traceback", []))
+        return f"a check failed: {line}" if line else "a check failed"
+    return f"{name}: {value}" if value else name
+
+
+def _failing_line(traceback: list[str]) -> str:
+    """The source line marked with an arrow in the innermost frame of an IPython traceback."""
+    lines = [_ANSI.sub("", line) for frame in traceback for line in frame.splitlines()]
+    marked = [line for line in lines if line.lstrip().startswith("---->") or line.lstrip().startswith("->")]
+    if not marked:
+        return ""
+    return re.sub(r"^\s*-+>\s*\d*\s*", "", marked[-1]).strip()
