@@ -56,16 +56,33 @@ def release_command(assignments: tuple[str, ...], check: bool, course_root: Path
 @cli.command("grade")
 @click.argument("assignment")
 @click.argument("submissions", type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Folder for grades.csv, feedback/ and the default SQLite gradebook.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder for grades.csv, feedback/ and the default SQLite gradebook.",
+)
 @click.option("--db", "db_url", help="Gradebook database URL [default: sqlite in --out].")
-@click.option("--regrade", is_flag=True, help="Grade unchanged submissions again instead of reusing their grade.")
-@click.option("--cell-timeout", type=float, default=GradingSettings.cell_timeout, show_default=True,
-              help="Seconds one cell may run before it is stopped.")
+@click.option(
+    "--regrade", is_flag=True, help="Grade unchanged submissions again instead of reusing their grade."
+)
+@click.option(
+    "--cell-timeout",
+    type=float,
+    default=GradingSettings.cell_timeout,
+    show_default=True,
+    help="Seconds one cell may run before it is stopped.",
+)
 @_course_option
 def grade_command(
-    assignment: str, submissions: Path, out_dir: Path, db_url: str | None,
-    regrade: bool, cell_timeout: float, course_root: Path,
+    assignment: str,
+    submissions: Path,
+    out_dir: Path,
+    db_url: str | None,
+    regrade: bool,
+    cell_timeout: float,
+    course_root: Path,
 ) -> None:
     """Grade every student folder in SUBMISSIONS (SUBMISSIONS/<student_id>/<notebook>.ipynb).
 
@@ -77,7 +94,9 @@ def grade_command(
             Course(course_root), assignment, submissions, out_dir, db_url, settings, report=_print_progress
         )
     students = len({g.student_id for g in grades})
-    click.echo(f"graded {students} students: {out_dir / 'grades.csv'}; feedback pages in {out_dir / 'feedback'}")
+    click.echo(
+        f"graded {students} students: {out_dir / 'grades.csv'}; feedback pages in {out_dir / 'feedback'}"
+    )
 
 
 def _print_progress(grade: NotebookGrade, reused: bool) -> None:

@@ -96,7 +96,9 @@ def _render_output(output: NotebookNode) -> str:
     if kind == "stream":
         return f"<pre>{escape(output.get('text', ''))}</pre>"
     if kind == "error":
-        return f"<p class='error'>{escape(output.get('ename', ''))}: {escape(str(output.get('evalue', '')))}</p>"
+        return (
+            f"<p class='error'>{escape(output.get('ename', ''))}: {escape(str(output.get('evalue', '')))}</p>"
+        )
     data = output.get("data", {})
     if "image/png" in data:
         png = data["image/png"]

@@ -70,7 +70,9 @@ def grade_assignment(
     `report` is called after each notebook with its grade and whether an earlier grade was reused.
     """
     course.require(assignment)
-    targets = {name: GradingTarget.load(course, assignment, name) for name in course.notebook_names(assignment)}
+    targets = {
+        name: GradingTarget.load(course, assignment, name) for name in course.notebook_names(assignment)
+    }
     submissions = find_submissions(submissions_dir, list(targets))
     out_dir.mkdir(parents=True, exist_ok=True)
     gradebook = Gradebook(db_url or sqlite_url(out_dir / GRADEBOOK_FILE))

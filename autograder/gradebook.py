@@ -12,6 +12,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Float,
+    Integer,
     MetaData,
     String,
     Table,
@@ -48,6 +49,7 @@ parts_table = Table(
     _metadata,
     *(Column(name, String(255), primary_key=True) for name in _key),
     Column("grade_id", String(255), primary_key=True),
+    Column("position", Integer, nullable=False),
     Column("points", Float, nullable=False),
     Column("max_points", Float, nullable=False),
     Column("message", Text, nullable=False),
@@ -80,7 +82,7 @@ class Gradebook:
             if row is None:
                 return None
             parts = db.execute(
-                select(parts_table).filter_by(**key).order_by(parts_table.c.grade_id)
+                select(parts_table).filter_by(**key).order_by(parts_table.c.position)
             ).mappings()
             return NotebookGrade(
                 student_id=student_id,
@@ -88,9 +90,7 @@ class Gradebook:
                 notebook=notebook,
                 status=row["status"],
                 max_score=row["max_score"],
-                parts=[
-                    PartResult(p["grade_id"], p["points"], p["max_points"], p["message"]) for p in parts
-                ],
+                parts=[PartResult(p["grade_id"], p["points"], p["max_points"], p["message"]) for p in parts],
                 message=row["message"],
                 repairs=json.loads(row["repairs"]),
                 digest=row["digest"],
@@ -120,8 +120,14 @@ class Gradebook:
                 db.execute(
                     parts_table.insert(),
                     [
-                        {**key, "grade_id": p.grade_id, "points": p.points,
-                         "max_points": p.max_points, "message": p.message}
-                        for p in grade.parts
+                        {
+                            **key,
+                            "grade_id": p.grade_id,
+                            "position": position,
+                            "points": p.points,
+                            "max_points": p.max_points,
+                            "message": p.message,
+                        }
+                        for position, p in enumerate(grade.parts)
                     ],
                 )

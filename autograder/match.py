@@ -84,7 +84,8 @@ def match_answers(release: NotebookNode, submission: NotebookNode) -> MatchedAns
         if not is_answer(c) and nbgrader_meta(c).get("grade_id")
     }
     result = MatchedAnswers()
-    owner: list[str | None] = [None] * len(submission.cells)  # answer grade_id each cell was matched to
+    # The answer grade_id each cell of the submission was matched to, if any.
+    owner: list[str | None] = [None] * len(submission.cells)
 
     # 1. By nbgrader id. With duplicates the last copy wins, as it would when the notebook runs.
     for index, cell in enumerate(submission.cells):
@@ -94,7 +95,9 @@ def match_answers(release: NotebookNode, submission: NotebookNode) -> MatchedAns
     for grade_id in release_answers:
         copies = [i for i, o in enumerate(owner) if o == grade_id]
         if len(copies) > 1:
-            result.repairs.append(f"answer cell '{grade_id}' appears {len(copies)} times; the last copy was graded")
+            result.repairs.append(
+                f"answer cell '{grade_id}' appears {len(copies)} times; the last copy was graded"
+            )
             for i in copies[:-1]:
                 owner[i] = None
 
@@ -103,10 +106,14 @@ def match_answers(release: NotebookNode, submission: NotebookNode) -> MatchedAns
         if grade_id in owner:
             continue
         wanted = defined_names(stub.source)
-        found = _last_match(submission, owner, lambda c: bool(wanted) and wanted <= defined_names(c.source))
+        found = _last_match(
+            submission, owner, lambda c, wanted=wanted: bool(wanted) and wanted <= defined_names(c.source)
+        )
         how = f"by the name{'s' if len(wanted) > 1 else ''} it defines ({', '.join(sorted(wanted))})"
         if found is None:
-            found = _last_match(submission, owner, lambda c: likeness(c.source, stub.source) >= STUB_LIKENESS)
+            found = _last_match(
+                submission, owner, lambda c, stub=stub: likeness(c.source, stub.source) >= STUB_LIKENESS
+            )
             how = "by its likeness to the released cell"
         if found is None:
             result.repairs.append(f"no answer found for '{grade_id}'; it was graded as left blank")
@@ -156,9 +163,7 @@ def _released_original(cell: NotebookNode, release_other: dict[str, NotebookNode
     return None
 
 
-def rebuild_for_grading(
-    source: NotebookNode, release: NotebookNode, matched: MatchedAnswers
-) -> NotebookNode:
+def rebuild_for_grading(source: NotebookNode, release: NotebookNode, matched: MatchedAnswers) -> NotebookNode:
     """The source notebook with each answer cell replaced by the student's and their own cells added.
 
     Answers that were not found keep the released stub (which raises NotImplementedError), so the

@@ -88,9 +88,9 @@ def stale_releases(course: Course, assignments: list[str] | None = None) -> list
         course.require(assignment)
         target = course.release_root / assignment
         expected = render_release(course, assignment)
-        present = {
-            p.relative_to(target) for p in target.rglob("*") if p.is_file()
-        } if target.is_dir() else set()
+        present = (
+            {p.relative_to(target) for p in target.rglob("*") if p.is_file()} if target.is_dir() else set()
+        )
         for relative in sorted(set(expected) | present):
             shown = f"{course.release_root.name}/{assignment}/{relative}"
             if relative not in present:

@@ -51,7 +51,9 @@ def read_notebook(path: Path) -> NotebookNode:
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as error:
-        raise UnreadableNotebook(f"the file is not valid notebook JSON ({error.msg} at line {error.lineno})") from error
+        raise UnreadableNotebook(
+            f"the file is not valid notebook JSON ({error.msg} at line {error.lineno})"
+        ) from error
     if not isinstance(raw, dict) or "cells" not in raw and "worksheets" not in raw:
         raise UnreadableNotebook("the file is JSON but not a Jupyter notebook")
     try:

@@ -1,0 +1,134 @@
+"""Does `autograder grade` give every student the right score, a row, and feedback, without stopping?"""
+
+import csv
+import hashlib
+
+import nbformat
+import pytest
+from click.testing import CliRunner
+from conftest import REPO
+
+from autograder.cli import cli
+from autograder.config import GradingSettings
+from autograder.grade import grade_assignment
+from autograder.gradebook import Gradebook, sqlite_url
+
+DEMO = REPO / "demo" / "warmup"
+
+
+def read_csv(path):
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    """Grade the demo class once through the command line, as `make demo` does."""
+    out = tmp_path_factory.mktemp("demo-grades")
+    before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in DEMO.rglob("*.ipynb")}
+    result = CliRunner().invoke(cli, ["grade", "warmup", str(DEMO), "--out", str(out), "--course", str(REPO)])
+    after = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in DEMO.rglob("*.ipynb")}
+    return result, out, before, after
+
+
+def test_every_demo_student_gets_the_expected_grade(demo_run):
+    result, out, _, _ = demo_run
+    assert result.exit_code == 0, result.output
+    assert read_csv(out / "grades.csv") == read_csv(DEMO / "expected_grades.csv")
+    with open(out / "grades.csv", encoding="utf-8") as handle:
+        assert handle.readline().strip() == "student_id,assignment,score,max_score,status"
+
+
+def test_each_student_gets_a_feedback_page_that_says_what_to_fix(demo_run):
+    _, out, _, _ = demo_run
+    pages = {p.parent.name: p.read_text() for p in (out / "feedback").glob("*/warmup.html")}
+    assert set(pages) == {row["student_id"] for row in read_csv(DEMO / "expected_grades.csv")}
+    assert "Score: 2 / 7" in pages["s230002"]
+    assert "relu&#x27;(0) should be 0.0" in pages["s230002"]
+    assert "ValueError: I will do this one later" in pages["s230003"]
+    assert "had lost its nbgrader id" in pages["s230004"]
+    assert "not answered yet" in pages["s230005"]
+    assert "no warmup.ipynb was handed in" in pages["s230006"]
+    assert "Traceback" not in "".join(pages.values())
+
+
+def test_grading_never_modifies_a_hand_in(demo_run):
+    _, _, before, after = demo_run
+    assert before == after
+
+
+def test_the_gradebook_holds_every_grade_with_its_parts(demo_run):
+    _, out, _, _ = demo_run
+    gradebook = Gradebook(sqlite_url(out / "gradebook.sqlite"))
+    grade = gradebook.get("warmup", "s230002", "warmup.ipynb")
+    gradebook.close()
+    assert [(p.grade_id, p.points) for p in grade.parts] == [
+        ("test_relu", 2.0),
+        ("test_relu_derivative", 0.0),
+        ("test_dense_relu", 0.0),
+    ]
+    assert grade.score == 2.0 and grade.max_score == 7.0
+
+
+def test_source_gets_full_marks_and_blank_release_gets_zero_in_one_batch(course, make_class, tmp_path):
+    submissions = make_class(
+        {
+            "teacher": course.source_root / "warmup" / "warmup.ipynb",
+            "blank": course.release_root / "warmup" / "warmup.ipynb",
+            "broken": b'{"cells": [',
+        }
+    )
+    grades = grade_assignment(course, "warmup", submissions, tmp_path / "out")
+    by_student = {g.student_id: g for g in grades}
+    assert (by_student["teacher"].score, by_student["teacher"].status) == (7.0, "graded")
+    assert (by_student["blank"].score, by_student["blank"].status) == (0.0, "graded")
+    assert by_student["broken"].status == "invalid-notebook"
+    assert "not valid notebook JSON" in by_student["broken"].message
+
+
+def test_an_endless_loop_times_out_and_the_other_parts_still_count(course, make_class, tmp_path):
+    notebook = nbformat.read(course.source_root / "warmup" / "warmup.ipynb", as_version=4)
+    for cell in notebook.cells:
+        if cell.metadata["nbgrader"]["grade_id"] == "relu_derivative":
+            cell.source = "def relu_derivative(x):\n    while True:\n        pass"
+    submissions = make_class({"looper": notebook})
+    settings = GradingSettings(cell_timeout=3)
+    [grade] = grade_assignment(course, "warmup", submissions, tmp_path / "out", settings=settings)
+    assert grade.status == "timeout"
+    assert grade.score == 5.0
+    lost = next(p for p in grade.parts if p.grade_id == "test_relu_derivative")
+    assert "time limit" in lost.message
+
+
+def test_an_unchanged_submission_reuses_its_grade_unless_regrade(course, make_class, tmp_path):
+    submissions = make_class({"teacher": course.source_root / "warmup" / "warmup.ipynb"})
+    out = tmp_path / "out"
+    seen = []
+    report = lambda grade, reused: seen.append(reused)  # noqa: E731
+    grade_assignment(course, "warmup", submissions, out, report=report)
+    grade_assignment(course, "warmup", submissions, out, report=report)
+    grade_assignment(
+        course, "warmup", submissions, out, settings=GradingSettings(regrade=True), report=report
+    )
+    assert seen == [False, True, False]
+    assert read_csv(out / "grades.csv")[0]["score"] == "7"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["grade", "nope", "demo/warmup", "--out", "x"], "unknown assignment 'nope'"),
+        (["grade", "warmup", "no/such/folder", "--out", "x"], "does not exist"),
+        (["release", "nope"], "unknown assignment 'nope'"),
+    ],
+)
+def test_usage_errors_exit_non_zero_with_one_line(args, message):
+    result = CliRunner().invoke(cli, [*args, "--course", str(REPO)])
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_every_command_has_help_with_an_example():
+    for name, command in cli.commands.items():
+        assert "Example:" in (command.help or ""), f"`autograder {name} --help` has no example"

@@ -1,0 +1,49 @@
+"""Does the release hide solutions and hidden tests, and is assignments/ in step with its sources?"""
+
+import nbformat
+from click.testing import CliRunner
+
+from autograder.cli import cli
+from autograder.course import Course
+from autograder.release import release, release_notebook, stale_releases
+
+
+def test_released_notebooks_are_up_to_date(course):
+    assert stale_releases(course) == []
+
+
+def test_release_removes_solutions_hidden_tests_and_outputs(course):
+    source = nbformat.read(course.source_root / "warmup" / "warmup.ipynb", as_version=4)
+    released = release_notebook(source)
+    text = "".join(cell.source for cell in released.cells)
+    assert "BEGIN SOLUTION" not in text and "np.maximum(x, 0)" not in text
+    assert "HIDDEN TESTS" not in text and "default_rng(0)" not in text
+    stubs = [c for c in released.cells if "raise NotImplementedError()" in c.source and c.cell_type == "code"]
+    assert len(stubs) == 3
+    assert "def relu(x: np.ndarray) -> np.ndarray:" in text, "signatures stay for the student"
+    assert all(not cell.get("outputs") for cell in released.cells if cell.cell_type == "code")
+    assert "BEGIN SOLUTION" in "".join(c.source for c in source.cells), "the source is not modified"
+
+
+def test_check_reports_a_stale_release_and_release_repairs_it(tmp_path, course):
+    copy = Course(tmp_path)
+    (copy.source_root / "warmup").mkdir(parents=True)
+    nb = nbformat.read(course.source_root / "warmup" / "warmup.ipynb", as_version=4)
+    nbformat.write(nb, copy.source_root / "warmup" / "warmup.ipynb")
+    (copy.source_root / "warmup" / "data.csv").write_text("x\n1\n")
+
+    runner = CliRunner()
+    stale = runner.invoke(cli, ["release", "--check", "--course", str(tmp_path)])
+    assert stale.exit_code == 1
+    assert "assignments/warmup/warmup.ipynb is missing" in stale.output
+
+    release(copy)
+    assert (copy.release_root / "warmup" / "data.csv").read_text() == "x\n1\n"
+    fresh = runner.invoke(cli, ["release", "--check", "--course", str(tmp_path)])
+    assert fresh.exit_code == 0, fresh.output
+
+    nb.cells[0].source += "\nOne more line."
+    nbformat.write(nb, copy.source_root / "warmup" / "warmup.ipynb")
+    edited = runner.invoke(cli, ["release", "--check", "--course", str(tmp_path)])
+    assert edited.exit_code == 1
+    assert "warmup.ipynb differs from its source" in edited.output
