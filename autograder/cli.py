@@ -74,6 +74,11 @@ def release_command(assignments: tuple[str, ...], check: bool, course_root: Path
     show_default=True,
     help="Seconds one cell may run before it is stopped.",
 )
+@click.option(
+    "--unsafe-no-sandbox",
+    is_flag=True,
+    help="Run students' code without the bubblewrap sandbox, with your own rights (not recommended).",
+)
 @_course_option
 def grade_command(
     assignment: str,
@@ -82,13 +87,16 @@ def grade_command(
     db_url: str | None,
     regrade: bool,
     cell_timeout: float,
+    unsafe_no_sandbox: bool,
     course_root: Path,
 ) -> None:
     """Grade every student folder in SUBMISSIONS (SUBMISSIONS/<student_id>/<notebook>.ipynb).
 
     Example: autograder grade warmup demo/warmup --out _build/grades/warmup
     """
-    settings = GradingSettings(cell_timeout=cell_timeout, regrade=regrade)
+    settings = GradingSettings(cell_timeout=cell_timeout, regrade=regrade, sandbox=not unsafe_no_sandbox)
+    if unsafe_no_sandbox:
+        click.echo("WARNING: grading without a sandbox: students' code runs with your rights.", err=True)
     with _user_errors():
         grades = grade_assignment(
             Course(course_root), assignment, submissions, out_dir, db_url, settings, report=_print_progress

@@ -22,8 +22,14 @@ class GradingSettings:
     cell_timeout: float = 60.0
     """Seconds a single cell may run before it is interrupted (the part scores 0)."""
 
+    notebook_timeout: float = 600.0
+    """Seconds the whole notebook may run before it is stopped (the parts not reached score 0)."""
+
     startup_timeout: float = 60.0
     """Seconds the kernel may take to start."""
+
+    sandbox: bool = True
+    """Run students' code in the bubblewrap sandbox; off only with --unsafe-no-sandbox."""
 
     regrade: bool = False
     """Grade again even when the submission and the assignment did not change since the last run."""

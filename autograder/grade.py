@@ -26,6 +26,7 @@ from autograder.gradebook import Gradebook, sqlite_url
 from autograder.match import match_answers, rebuild_for_grading
 from autograder.model import NotebookGrade
 from autograder.release import release_notebook
+from autograder.sandbox import check_sandbox
 from autograder.score import max_score, score_parts, unscored_parts
 from autograder.submissions import Submission, UnreadableNotebook, find_submissions, read_notebook
 
@@ -70,6 +71,8 @@ def grade_assignment(
     `report` is called after each notebook with its grade and whether an earlier grade was reused.
     """
     course.require(assignment)
+    if settings.sandbox:
+        check_sandbox()
     targets = {
         name: GradingTarget.load(course, assignment, name) for name in course.notebook_names(assignment)
     }

@@ -7,7 +7,7 @@ import re
 
 from nbformat import NotebookNode
 
-from autograder.execute import INTERRUPTED
+from autograder.execute import INTERRUPTED, cell_outcome
 from autograder.match import is_test, nbgrader_meta
 from autograder.model import PartResult
 
@@ -45,17 +45,18 @@ def score_parts(executed: NotebookNode) -> list[PartResult]:
 
 def failure_message(cell: NotebookNode) -> str:
     """Why a test cell failed, in one or two lines a student can act on; '' if it passed."""
-    if cell.get("execution_count") is None and not cell.get("outputs"):
+    outcome = cell_outcome(cell)
+    if not outcome:
         return "these tests did not run: the notebook stopped before reaching them"
-    error = next((o for o in cell.get("outputs", []) if o.get("output_type") == "error"), None)
-    if error is None:
+    if outcome.get("status") == "ok":
         return ""
-    name, value = error.get("ename", "Error"), str(error.get("evalue", "")).strip()
+    name, value = outcome.get("ename") or "Error", str(outcome.get("evalue") or "").strip()
     if name == INTERRUPTED:
         return "the tests were stopped because they ran past the time limit (an endless loop?)"
     if name == "NotImplementedError" and not value:
         return "not answered yet: replace `raise NotImplementedError()` with your code"
     if name == "AssertionError" and not value:
+        error = next((o for o in cell.get("outputs", []) if o.get("output_type") == "error"), {})
         line = _failing_line(error.get("traceback", []))
         return f"a check failed: {line}" if line else "a check failed"
     return f"{name}: {value}" if value else name

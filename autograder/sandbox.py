@@ -1,0 +1,105 @@
+"""Sandbox: the command prefix that runs a student's kernel inside bubblewrap, with limits.
+
+Inside, the kernel sees the operating system and Python read-only, its own scratch folder
+read-write, a private /tmp, and nothing else: not the course repository (solutions, hidden tests),
+not the gradebook, not other students' hand-ins, not the teacher's home. It has no network (only
+a private loopback), its own process tree (killed with it), and limits on memory, processes and file
+size. The grader talks to the kernel through Unix sockets in the scratch folder.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from autograder.course import CourseError
+
+
+class SandboxUnavailable(CourseError):
+    """bubblewrap is missing or cannot create namespaces here; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one sandboxed kernel."""
+
+    memory_bytes: int = 4 * 1024**3
+    """Address space of the kernel process (torch alone maps about 1 GiB)."""
+    processes: int = 64
+    """Processes and threads the kernel may add; stops fork bombs."""
+    file_bytes: int = 256 * 1024**2
+    """Largest file the kernel may write."""
+
+
+# Read-only system paths; on merged-/usr systems /bin, /lib... are symlinks into /usr.
+_SYSTEM = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/opt")
+
+
+def check_sandbox() -> None:
+    """Raise SandboxUnavailable unless bubblewrap works on this machine."""
+    if _probe() is not None:
+        raise SandboxUnavailable(_probe())
+
+
+@cache
+def _probe() -> str | None:
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return (
+            "bubblewrap (bwrap) is not installed: install it (Debian/Ubuntu: apt-get install bubblewrap)"
+            " or pass --unsafe-no-sandbox to run students' code with your own rights"
+        )
+    probe = subprocess.run(
+        [bwrap, "--unshare-all", "--unshare-user", "--ro-bind", "/", "/", "true"],
+        capture_output=True,
+        text=True,
+    )
+    if probe.returncode != 0:
+        return (
+            f"bubblewrap cannot create a sandbox here ({probe.stderr.strip() or probe.returncode});"
+            " allow unprivileged user namespaces or pass --unsafe-no-sandbox"
+        )
+    return None
+
+
+def sandbox_prefix(workdir: Path, limits: Limits) -> list[str]:
+    """The command to put before the kernel's own command line."""
+    args = ["bwrap", "--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534"]
+    args += ["--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+    for path in _SYSTEM:
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            args += ["--ro-bind", path, path]
+    for path in sorted({sys.base_prefix, sys.prefix, sys.exec_prefix}):
+        if not any(path == s or path.startswith(s + "/") for s in _SYSTEM):
+            args += ["--ro-bind", path, path]
+    args += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    args += ["--bind", str(workdir), str(workdir), "--chdir", str(workdir)]
+    args += ["--clearenv", "--setenv", "PATH", f"{Path(sys.executable).parent}:/usr/bin:/bin"]
+    args += ["--setenv", "HOME", str(workdir), "--setenv", "MPLCONFIGDIR", "/tmp/matplotlib"]
+    args += ["--setenv", "PYTHONDONTWRITEBYTECODE", "1", "--setenv", "LANG", "C.UTF-8"]
+    # RLIMIT_NPROC counts every process of the real user, so the limit is what runs now plus ours.
+    processes = _processes_of_this_user() + limits.processes
+    args += ["prlimit", f"--as={limits.memory_bytes}", f"--nproc={processes}"]
+    args += [f"--fsize={limits.file_bytes}", "--core=0", "--"]
+    # Without the grader's environment ipykernel prints a how-to-connect banner on stdout.
+    args += ["sh", "-c", 'exec "$@" >/dev/null', "kernel"]
+    return args
+
+
+def _processes_of_this_user() -> int:
+    """Processes and threads the current user runs now (what RLIMIT_NPROC counts)."""
+    uid = os.getuid()
+    count = 0
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid == uid:
+                    count += len(os.listdir(f"/proc/{entry.name}/task"))
+            except OSError:
+                continue
+    return count
