@@ -1,0 +1,319 @@
+"""Tests of the course website: the book builds cleanly, offline, with working widgets.
+
+The build tests are marked ``slow`` (about half a minute: they build the whole site,
+executing every chapter, into a temporary folder). They need the vendored scripts:
+run ``npm ci --no-audit --no-fund`` and ``python book/vendor_js.py`` first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import json
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BOOK = ROOT / "book"
+CHAPTERS = sorted(BOOK.glob("[0-9][0-9]_*.ipynb"))
+JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    """Build the book with warnings as errors into a temporary folder; return its html/ folder."""
+    if not (BOOK / "_vendor" / "require.js").exists():
+        pytest.fail(
+            "book/_vendor/ is missing: run `npm ci --no-audit --no-fund`, then `python book/vendor_js.py`"
+        )
+    out = tmp_path_factory.mktemp("site")
+    result = subprocess.run(
+        [
+            str(JUPYTER_BOOK),
+            "build",
+            str(ROOT),
+            "--builder",
+            "html",
+            "-W",
+            "-n",
+            "--keep-going",
+            "--path-output",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, f"build failed:\n{result.stdout[-6000:]}\n{result.stderr[-6000:]}"
+    return out / "_build" / "html"
+
+
+class _ResourceCollector(HTMLParser):
+    """Collects the URLs a page loads by itself (scripts, styles, images), not its hyperlinks."""
+
+    LOADING_ATTRIBUTES = {
+        "script": "src",
+        "img": "src",
+        "iframe": "src",
+        "source": "src",
+        "audio": "src",
+        "video": "src",
+        "embed": "src",
+        "track": "src",
+        "object": "data",
+    }
+    LOADING_LINK_RELS = {
+        "stylesheet",
+        "preload",
+        "modulepreload",
+        "prefetch",
+        "icon",
+        "shortcut",
+        "manifest",
+    }
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if tag == "link":
+            if set((attributes.get("rel") or "").lower().split()) & self.LOADING_LINK_RELS:
+                self.urls.append(attributes.get("href") or "")
+        elif tag in self.LOADING_ATTRIBUTES:
+            self.urls.append(attributes.get(self.LOADING_ATTRIBUTES[tag]) or "")
+        if attributes.get("srcset"):
+            self.urls.extend(part.split()[0] for part in attributes["srcset"].split(",") if part.strip())
+
+
+def _is_other_host(url: str) -> bool:
+    parts = urlsplit(url.strip())
+    return parts.scheme in ("http", "https") or (not parts.scheme and url.strip().startswith("//"))
+
+
+@pytest.mark.slow
+def test_build_embeds_widget_state_and_measured_speedup(site: Path) -> None:
+    """Does the tensors chapter carry its widget state and the speed-up measured at build time?"""
+    page = site / "book" / "01_tensors.html"
+    assert page.exists()
+    html = page.read_text(encoding="utf-8")
+
+    states = re.findall(rf'<script type="{re.escape(WIDGET_STATE)}">(.*?)</script>', html, re.DOTALL)
+    assert states, "no widget state embedded in the page"
+    models = json.loads(states[0])["state"]
+    model_names = {model["model_name"] for model in models.values()}
+    assert {"SelectionSliderModel", "StackModel", "LinkModel"} <= model_names
+
+    speedup = re.search(r"vectorised relu on 10\^6 values was ([\d,]+)x faster than the loop", html)
+    assert speedup, "the measured relu speed-up is not on the page"
+    assert int(speedup.group(1).replace(",", "")) > 1
+
+
+@pytest.mark.slow
+def test_pages_load_nothing_from_other_hosts(site: Path) -> None:
+    """Does any page load a script, style sheet or image from another host? (Links are fine.)"""
+    offenders = []
+    for page in sorted(site.rglob("*.html")):
+        collector = _ResourceCollector()
+        collector.feed(page.read_text(encoding="utf-8"))
+        offenders += [f"{page.relative_to(site)}: {url}" for url in collector.urls if _is_other_host(url)]
+    assert not offenders, "resources loaded from other hosts:\n" + "\n".join(offenders)
+    assert (site / "_static" / "require.js").exists()
+    assert (site / "_static" / "html-manager" / "embed-amd.js").exists()
+    assert (site / "_static" / "mathjax" / "tex-mml-chtml.js").exists()
+    assert (site / "_static" / "widgets-offline.js").exists()
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.name)
+def test_chapters_are_stored_without_outputs(notebook: Path) -> None:
+    """Are the chapter notebooks stored clean? They are executed at build time."""
+    nb = nbformat.read(notebook, as_version=4)
+    dirty = [
+        i
+        for i, cell in enumerate(nb.cells)
+        if cell.cell_type == "code" and (cell.outputs or cell.execution_count is not None)
+    ]
+    assert not dirty, f"cells with stored outputs: {dirty} (clear them before committing)"
+    assert "widgets" not in nb.metadata, "stored widget state: clear it before committing"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_runs_under_nbval(notebook: Path, tmp_path: Path) -> None:
+    """Does every cell of the chapter run without an error in a fresh kernel?"""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--nbval-lax",
+            "--nbval-current-env",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "--rootdir",
+            str(ROOT),
+            "-o",
+            "addopts=",
+            str(notebook),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+
+
+def test_frames_slider_links_slider_to_frames() -> None:
+    """Is the slider tied to the frames in the browser (jslink), so it works with no kernel?"""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sys.path.insert(0, str(BOOK))
+    try:
+        import widgets
+    finally:
+        sys.path.remove(str(BOOK))
+
+    def draw(k):
+        fig, ax = plt.subplots(figsize=(1, 1))
+        ax.plot([0, k])
+        return fig
+
+    box = widgets.frames_slider(draw, [1, 2, 3], "k", alt=lambda k: f"a line of slope {k}")
+    slider, stack = box.children
+    assert slider.options == ("1", "2", "3")
+    assert len(stack.children) == 3
+    assert 'alt="a line of slope 2"' in stack.children[1].value
+    assert stack.selected_index == slider.index == 0
+    with pytest.raises(ValueError):
+        widgets.frames_slider(draw, [], "k", alt=str)
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Without the background-networking flags Chromium itself calls Google hosts.
+CHROMIUM_FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+class _DevTools:
+    """A minimal Chrome DevTools Protocol client: call methods and keep every event."""
+
+    def __init__(self, websocket_url: str) -> None:
+        import websocket  # websocket-client, installed with jupyter-server
+
+        self.socket = websocket.create_connection(websocket_url, timeout=30)
+        self.timeout_error = websocket.WebSocketTimeoutException
+        self.events: list[dict] = []
+        self.last_id = 0
+
+    def call(self, method: str, **params) -> dict:
+        self.last_id += 1
+        self.socket.send(json.dumps({"id": self.last_id, "method": method, "params": params}))
+        while True:
+            message = json.loads(self.socket.recv())
+            if message.get("id") == self.last_id:
+                return message.get("result", {})
+            self.events.append(message)
+
+    def wait(self, seconds: float) -> None:
+        """Collect events for `seconds`."""
+        end = time.monotonic() + seconds
+        self.socket.settimeout(0.2)
+        while time.monotonic() < end:
+            with contextlib.suppress(self.timeout_error):
+                self.events.append(json.loads(self.socket.recv()))
+        self.socket.settimeout(30)
+
+    def evaluate(self, expression: str):
+        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        return result.get("result", {}).get("value")
+
+    def requested_urls(self) -> list[str]:
+        return [
+            event["params"]["request"]["url"]
+            for event in self.events
+            if event.get("method") == "Network.requestWillBeSent"
+        ]
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the built site without logging every request to stderr."""
+
+    def log_message(self, format: str, *args) -> None:
+        pass
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
+def test_slider_switches_frames_in_browser_with_no_other_hosts(site: Path, tmp_path: Path) -> None:
+    """Does the slider show another precomputed frame, with no kernel and no request elsewhere?"""
+    handler = functools.partial(_QuietHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = 9300 + server.server_address[1] % 500
+    chromium = subprocess.Popen(
+        [CHROMIUM, *CHROMIUM_FLAGS, f"--remote-debugging-port={port}",
+         f"--user-data-dir={tmp_path}", "about:blank"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        targets = None
+        for _ in range(100):
+            with contextlib.suppress(OSError):
+                targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json"))
+                break
+            time.sleep(0.1)
+        assert targets, "Chromium did not open its DevTools port"
+        page = next(t for t in targets if t["type"] == "page")
+        browser = _DevTools(page["webSocketDebuggerUrl"])
+        for domain in ("Network", "Page", "Runtime"):
+            browser.call(f"{domain}.enable")
+        host = f"127.0.0.1:{server.server_address[1]}"
+        browser.call("Page.navigate", url=f"http://{host}/book/01_tensors.html")
+        browser.wait(6)
+
+        shown_frame = """[...document.querySelectorAll('.jupyter-widgets img')]
+            .filter(img => img.offsetParent !== null).map(img => img.alt).join(' | ')"""
+        assert "rotated by 0 degrees" in browser.evaluate(shown_frame)
+        assert browser.evaluate("document.querySelector('.noUi-handle').focus(); true")
+        for _ in range(3):  # three steps of 30 degrees
+            for kind in ("rawKeyDown", "keyUp"):
+                browser.call("Input.dispatchKeyEvent", type=kind, key="ArrowRight",
+                             code="ArrowRight", windowsVirtualKeyCode=39)  # fmt: skip
+        browser.wait(1)
+        assert "rotated by 90 degrees" in browser.evaluate(shown_frame)
+
+        urls = browser.requested_urls()
+        elsewhere = [u for u in urls if not u.startswith(("data:", f"http://{host}/"))]
+        assert urls and not elsewhere, f"requests to other hosts: {elsewhere}"
+    finally:
+        chromium.terminate()
+        chromium.wait(10)
+        server.shutdown()
