@@ -8,7 +8,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_OUT := _build/grades/warmup
 
-.PHONY: demo test install site release grade-demo lint clean
+.PHONY: demo test install site release grade-demo lint clean sandbox-deps browser-deps
+
+# Debian packages, installed only when missing: bubblewrap (the grading sandbox) for grading,
+# chromium for the browser tests.
+APT := $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get
+sandbox-deps:
+	@command -v bwrap >/dev/null || { $(APT) update -qq && $(APT) install -y -qq bubblewrap; }
+browser-deps:
+	@command -v chromium >/dev/null || { $(APT) update -qq && $(APT) install -y -qq chromium; }
 
 demo: site release grade-demo
 	@echo
@@ -41,14 +49,14 @@ site: install
 release: $(VENV)/.installed
 	$(BIN)/autograder release
 
-grade-demo: $(VENV)/.installed
+grade-demo: $(VENV)/.installed sandbox-deps
 	$(BIN)/autograder grade warmup demo/warmup --out $(DEMO_OUT)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: install lint
+test: install sandbox-deps browser-deps lint
 	$(BIN)/python -m pytest
 
 clean:
