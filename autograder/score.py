@@ -14,28 +14,28 @@ from autograder.model import PartResult
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def test_cells(notebook: NotebookNode) -> list[NotebookNode]:
+def graded_cells(notebook: NotebookNode) -> list[NotebookNode]:
     """The autograded test cells of a notebook, in order."""
     return [cell for cell in notebook.cells if is_test(cell)]
 
 
 def max_score(notebook: NotebookNode) -> float:
     """Points available in a (source) notebook."""
-    return sum(float(nbgrader_meta(c).get("points", 0)) for c in test_cells(notebook))
+    return sum(float(nbgrader_meta(c).get("points", 0)) for c in graded_cells(notebook))
 
 
 def unscored_parts(notebook: NotebookNode, reason: str) -> list[PartResult]:
     """Every part at 0 points for the same reason (no notebook, unreadable notebook)."""
     return [
         PartResult(nbgrader_meta(c)["grade_id"], 0.0, float(nbgrader_meta(c).get("points", 0)), reason)
-        for c in test_cells(notebook)
+        for c in graded_cells(notebook)
     ]
 
 
 def score_parts(executed: NotebookNode) -> list[PartResult]:
     """One PartResult per test cell of an executed notebook."""
     results = []
-    for cell in test_cells(executed):
+    for cell in graded_cells(executed):
         meta = nbgrader_meta(cell)
         points = float(meta.get("points", 0))
         problem = failure_message(cell)
