@@ -42,8 +42,11 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-site: install
+node_modules/.vendored: node_modules/.installed book/vendor_js.py $(VENV)/.installed
 	$(BIN)/python book/vendor_js.py
+	touch $@
+
+site: node_modules/.vendored
 	$(BIN)/jupyter-book build . --builder html -W -n --keep-going
 
 release: $(VENV)/.installed
@@ -56,7 +59,7 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: install sandbox-deps browser-deps lint
+test: install node_modules/.vendored sandbox-deps browser-deps lint
 	$(BIN)/python -m pytest
 
 clean:

@@ -20,6 +20,7 @@ from traitlets import Integer, List, Unicode
 from traitlets.config import Config
 
 from autograder.config import KERNEL_NAME, GradingSettings
+from autograder.course import CourseError
 from autograder.sandbox import Limits, sandbox_prefix
 
 INTERRUPTED = "KeyboardInterrupt"
@@ -35,6 +36,10 @@ class Execution:
     """`graded` when every cell ran to its end, else `timeout` or `kernel-died`."""
     message: str
     seconds: float
+
+
+class KernelStartError(CourseError):
+    """The kernel would not start: a problem of the grading machine, not of the student's notebook."""
 
 
 class SandboxedKernelManager(AsyncKernelManager):
@@ -101,6 +106,11 @@ def execute(notebook: NotebookNode, workdir: Path, settings: GradingSettings) ->
         message = f"the notebook ran longer than {settings.notebook_timeout:g} s and was stopped"
     except DeadKernelError:
         status, message = "kernel-died", "the Python kernel died while running the notebook"
+    except RuntimeError as error:  # nbclient's way of saying the kernel never answered
+        raise KernelStartError(
+            f"the Jupyter kernel did not start ({error}); check that `{KERNEL_NAME}` runs in the sandbox,"
+            " or grade with --unsafe-no-sandbox to see whether the sandbox is the cause"
+        ) from error
     if status == "graded" and any(cell_outcome(cell).get("ename") == INTERRUPTED for cell in notebook.cells):
         status = "timeout"
         message = f"a cell ran longer than {settings.cell_timeout:g} s and was stopped"

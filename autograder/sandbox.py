@@ -74,10 +74,11 @@ def sandbox_prefix(workdir: Path, limits: Limits) -> list[str]:
             args += ["--symlink", os.readlink(path), path]
         elif os.path.isdir(path):
             args += ["--ro-bind", path, path]
+    # The private /tmp comes first: a mount on top of it would hide Python if it lives in /tmp.
+    args += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     for path in sorted({sys.base_prefix, sys.prefix, sys.exec_prefix}):
         if not any(path == s or path.startswith(s + "/") for s in _SYSTEM):
             args += ["--ro-bind", path, path]
-    args += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     args += ["--bind", str(workdir), str(workdir), "--chdir", str(workdir)]
     args += ["--clearenv", "--setenv", "PATH", f"{Path(sys.executable).parent}:/usr/bin:/bin"]
     args += ["--setenv", "HOME", str(workdir), "--setenv", "MPLCONFIGDIR", "/tmp/matplotlib"]
