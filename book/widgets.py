@@ -116,3 +116,56 @@ def frames_slider(
     # jslink, not observe: the link lives in the browser, so it needs no kernel.
     ipywidgets.jslink((slider, "index"), (stack, "selected_index"))
     return ipywidgets.VBox([slider, stack])
+
+
+def frames_grid(
+    draw: Callable[[object, object], matplotlib.figure.Figure],
+    rows: Sequence,
+    columns: Sequence,
+    descriptions: tuple[str, str],
+    alt: Callable[[object, object], str],
+    row_labels: Sequence[str] | None = None,
+    column_labels: Sequence[str] | None = None,
+) -> ipywidgets.VBox:
+    """Two sliders that show the figure ``draw(row, column)`` for the chosen pair of values.
+
+    The two-dimensional sibling of :func:`frames_slider`: every figure of the grid
+    is drawn now and stored as a PNG. The pictures sit in one ``Stack`` per row,
+    inside an outer ``Stack`` of rows; the first slider picks the row (the outer
+    stack) and the second the column (every inner stack), all through ``jslink``,
+    so both sliders work on the static page with no kernel.
+
+    Example::
+
+        widgets.frames_grid(draw, [0.1, 0.5], [0.0, 0.9], ("learning rate", "momentum"),
+                            alt=lambda lr, beta: f"Descent with lr={lr}, momentum={beta}")
+    """
+    rows, columns = list(rows), list(columns)
+    if not rows or not columns:
+        raise ValueError("frames_grid needs at least one row and one column")
+    row_labels = [str(v) for v in rows] if row_labels is None else list(row_labels)
+    column_labels = [str(v) for v in columns] if column_labels is None else list(column_labels)
+    if len(row_labels) != len(rows) or len(column_labels) != len(columns):
+        raise ValueError("need one label per row and one per column")
+
+    def slider(labels: list[str], description: str) -> ipywidgets.SelectionSlider:
+        return ipywidgets.SelectionSlider(
+            options=labels,
+            index=0,
+            description=description,
+            continuous_update=True,
+            style={"description_width": "initial"},
+            layout=ipywidgets.Layout(width="min(100%, 32em)"),
+        )
+
+    row_slider = slider(row_labels, descriptions[0])
+    column_slider = slider(column_labels, descriptions[1])
+    inner = []
+    for r in rows:
+        frames = [ipywidgets.HTML(png_html(figure_to_png(draw(r, c)), alt(r, c))) for c in columns]
+        inner.append(ipywidgets.Stack(frames, selected_index=0))
+        # One link per inner stack: the column slider moves all of them at once, in the browser.
+        ipywidgets.jslink((column_slider, "index"), (inner[-1], "selected_index"))
+    outer = ipywidgets.Stack(inner, selected_index=0)
+    ipywidgets.jslink((row_slider, "index"), (outer, "selected_index"))
+    return ipywidgets.VBox([row_slider, column_slider, outer])

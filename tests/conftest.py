@@ -1,6 +1,8 @@
-"""Shared fixtures: the repository as a course, and a way to lay out a class of hand-ins."""
+"""Shared fixtures: the repository as a course, a way to lay out a class of hand-ins, the built site."""
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -9,6 +11,7 @@ import pytest
 from autograder.course import Course
 
 REPO = Path(__file__).resolve().parents[1]
+JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
 
 
 @pytest.fixture(scope="session")
@@ -34,3 +37,35 @@ def make_class(tmp_path):
         return folder
 
     return make
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory) -> Path:
+    """Build the book with warnings as errors into a temporary folder; return its html/ folder.
+
+    Session-scoped: test_book.py and test_chapter_facts.py read the same build (about a minute).
+    """
+    if not (REPO / "book" / "_vendor" / "require.js").exists():
+        pytest.fail(
+            "book/_vendor/ is missing: run `npm ci --no-audit --no-fund`, then `python book/vendor_js.py`"
+        )
+    out = tmp_path_factory.mktemp("site")
+    result = subprocess.run(
+        [
+            str(JUPYTER_BOOK),
+            "build",
+            str(REPO),
+            "--builder",
+            "html",
+            "-W",
+            "-n",
+            "--keep-going",
+            "--path-output",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, f"build failed:\n{result.stdout[-6000:]}\n{result.stderr[-6000:]}"
+    return out / "_build" / "html"

@@ -28,37 +28,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
 CHAPTERS = sorted(BOOK.glob("[0-9][0-9]_*.ipynb"))
-JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
-    """Build the book with warnings as errors into a temporary folder; return its html/ folder."""
-    if not (BOOK / "_vendor" / "require.js").exists():
-        pytest.fail(
-            "book/_vendor/ is missing: run `npm ci --no-audit --no-fund`, then `python book/vendor_js.py`"
-        )
-    out = tmp_path_factory.mktemp("site")
-    result = subprocess.run(
-        [
-            str(JUPYTER_BOOK),
-            "build",
-            str(ROOT),
-            "--builder",
-            "html",
-            "-W",
-            "-n",
-            "--keep-going",
-            "--path-output",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert result.returncode == 0, f"build failed:\n{result.stdout[-6000:]}\n{result.stderr[-6000:]}"
-    return out / "_build" / "html"
+# The `site` fixture (the whole book, built once per test session) lives in conftest.py.
 
 
 class _ResourceCollector(HTMLParser):

@@ -1,0 +1,187 @@
+"""Facts the chapters must get right, checked where students read them: in the built pages.
+
+Each chapter computes its facts in code, asserts them there and prints them; these tests
+check that the printed values reached the website (the `site` fixture of conftest.py builds
+it once per session) and that the assertions are still in the notebooks. The pinned values
+come from the course map (shared/COURSE-MAP.md, "facts a test should pin").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import html
+import http.server
+import json
+import re
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import nbformat
+import pytest
+
+# Browser helpers of the book tests (tests/ is on sys.path: pytest's default "prepend" import mode).
+from test_book import CHROMIUM, CHROMIUM_FLAGS, WIDGET_STATE, _DevTools, _QuietHandler
+
+ROOT = Path(__file__).resolve().parent.parent
+BOOK = ROOT / "book"
+
+P_OPTIMAL = 0.5048831168831168  # sum(E * t) / sum(t ** 2) for the energy data of chapter 3
+
+
+def page_text(site: Path, name: str) -> str:
+    """The page's HTML with entities decoded, so printed output reads as the notebook printed it."""
+    page = site / "book" / f"{name}.html"
+    assert page.exists(), f"{page} was not built: is the chapter in _toc.yml?"
+    return html.unescape(page.read_text(encoding="utf-8"))
+
+
+def widget_models(text: str) -> list[dict]:
+    states = re.findall(rf'<script type="{re.escape(WIDGET_STATE)}">(.*?)</script>', text, re.DOTALL)
+    assert states, "no widget state embedded in the page"
+    return list(json.loads(states[0])["state"].values())
+
+
+def code_of(notebook: str) -> str:
+    nb = nbformat.read(BOOK / f"{notebook}.ipynb", as_version=4)
+    return "\n".join(cell.source for cell in nb.cells if cell.cell_type == "code")
+
+
+def test_chapters_assert_their_pinned_facts() -> None:
+    """Do the chapters still assert the pinned facts, so a wrong value fails the build?"""
+    neurons = code_of("02_neurons")
+    assert re.search(r"assert sigmoid_prime\(0\.0\) == 0\.25", neurons)
+    assert re.search(r"assert .*0\.05\s*\*\*\s*4.*6\.25e-6", neurons)
+    descent = code_of("03_gradient_descent")
+    assert re.search(r"assert abs\(P_optimal - 0\.5048831168831168\) < 1e-15", descent)
+    assert re.search(r"assert abs\(path\[-1\] - P_optimal\) < 1e-12", descent)
+
+
+def test_frames_grid_links_both_sliders_to_the_frames() -> None:
+    """Does the 2-D chooser tie its row slider to the rows and its column slider to every row?"""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sys.path.insert(0, str(BOOK))
+    try:
+        import widgets
+    finally:
+        sys.path.remove(str(BOOK))
+
+    def draw(a, b):
+        fig, ax = plt.subplots(figsize=(1, 1))
+        ax.plot([0, a * b])
+        return fig
+
+    box = widgets.frames_grid(draw, [1, 2], [3, 4, 5], ("a", "b"), alt=lambda a, b: f"a={a} b={b}")
+    row_slider, column_slider, rows = box.children
+    assert row_slider.options == ("1", "2") and column_slider.options == ("3", "4", "5")
+    assert len(rows.children) == 2 and all(len(row.children) == 3 for row in rows.children)
+    assert 'alt="a=2 b=4"' in rows.children[1].children[1].value
+    with pytest.raises(ValueError):
+        widgets.frames_grid(draw, [], [1], ("a", "b"), alt=str)
+
+
+@pytest.mark.slow
+def test_neurons_page_shows_the_computed_facts(site: Path) -> None:
+    """Does the neurons chapter print sigmoid'(0) = 0.25 and the vanishing product 0.05^4 = 6.25e-06?"""
+    text = page_text(site, "02_neurons")
+    assert "sigmoid'(0) = 0.25" in text
+    assert "0.05^4 = 6.25e-06" in text
+    assert "d h4 / d x0 = 6.25e-06" in text  # autograd through four sigmoid neurons agrees
+    names = [model["model_name"] for model in widget_models(text)]
+    assert names.count("SelectionSliderModel") == 2  # activations, universal approximation
+    assert {"StackModel", "LinkModel"} <= set(names)
+
+
+@pytest.mark.slow
+def test_gradient_descent_page_shows_the_optimum_and_convergence(site: Path) -> None:
+    """Does the page show P_optimal to every digit, and gradient descent arriving at it?"""
+    text = page_text(site, "03_gradient_descent")
+    assert f"P_optimal = {P_OPTIMAL!r} kW" in text
+    after_99 = re.search(r"after   99 steps: P = ([\d.]+)", text)
+    assert after_99 and float(after_99.group(1)) == pytest.approx(0.5047378060244245, abs=1e-15)
+    after_1000 = re.search(r"after 1000 steps: P = ([\d.]+)", text)
+    assert after_1000, "the converged gradient-descent value is not on the page"
+    assert abs(float(after_1000.group(1)) - P_OPTIMAL) < 1e-12
+    torch_value = re.search(r"PyTorch: P = ([\d.]+)", text)
+    assert torch_value and abs(float(torch_value.group(1)) - P_OPTIMAL) < 1e-10
+
+
+@pytest.mark.slow
+def test_gradient_descent_page_embeds_the_learning_rate_momentum_grid(site: Path) -> None:
+    """Does the page carry all 5 x 3 precomputed runs, each with its own alt text, and the links?"""
+    models = widget_models(page_text(site, "03_gradient_descent"))
+    names = [model["model_name"] for model in models]
+    assert names.count("SelectionSliderModel") == 2
+    assert names.count("StackModel") == 1 + 5  # the rows, and one stack of momenta per row
+    assert names.count("LinkModel") == 1 + 5
+    alts = {
+        match
+        for model in models
+        if model["model_name"] == "HTMLModel"
+        for match in re.findall(r'alt="([^"]*)"', model["state"].get("value", ""))
+    }
+    assert len(alts) == 15
+    assert any("learning rate 0.0027 and momentum 0.0" in alt and "diverges" in alt for alt in alts)
+    assert any("learning rate 0.0027 and momentum 0.5" in alt and "converges" in alt for alt in alts)
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
+def test_both_sliders_switch_the_descent_frame_in_browser(site: Path, tmp_path: Path) -> None:
+    """With no kernel, do the learning-rate and momentum sliders each change the shown run?"""
+    handler = functools.partial(_QuietHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = 9800 + server.server_address[1] % 500
+    chromium = subprocess.Popen(
+        [CHROMIUM, *CHROMIUM_FLAGS, f"--remote-debugging-port={port}",
+         f"--user-data-dir={tmp_path}", "about:blank"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        targets = None
+        for _ in range(100):
+            with contextlib.suppress(OSError):
+                targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json"))
+                break
+            time.sleep(0.1)
+        assert targets, "Chromium did not open its DevTools port"
+        page = next(t for t in targets if t["type"] == "page")
+        browser = _DevTools(page["webSocketDebuggerUrl"])
+        for domain in ("Page", "Runtime"):
+            browser.call(f"{domain}.enable")
+        host = f"127.0.0.1:{server.server_address[1]}"
+        browser.call("Page.navigate", url=f"http://{host}/book/03_gradient_descent.html")
+        browser.wait(6)
+
+        shown = """[...document.querySelectorAll('.jupyter-widgets img')]
+            .filter(img => img.offsetParent !== null).map(img => img.alt).join(' | ')"""
+
+        def press_right(handle: int, times: int) -> None:
+            assert browser.evaluate(f"document.querySelectorAll('.noUi-handle')[{handle}].focus(); true")
+            for _ in range(times):
+                for kind in ("rawKeyDown", "keyUp"):
+                    browser.call("Input.dispatchKeyEvent", type=kind, key="ArrowRight",
+                                 code="ArrowRight", windowsVirtualKeyCode=39)  # fmt: skip
+            browser.wait(1)
+
+        assert "learning rate 0.0001 and momentum 0.0," in browser.evaluate(shown)
+        press_right(1, 2)  # momentum 0 -> 0.5 -> 0.9
+        assert "learning rate 0.0001 and momentum 0.9," in browser.evaluate(shown)
+        press_right(0, 4)  # learning rate to the last, 0.0027
+        frame = browser.evaluate(shown)
+        assert "learning rate 0.0027 and momentum 0.9," in frame and " | " not in frame
+    finally:
+        chromium.terminate()
+        chromium.wait(10)
+        server.shutdown()
