@@ -7,6 +7,7 @@ sandbox (see `sandbox`) unless the teacher turned it off.
 """
 
 import asyncio
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +49,10 @@ class SandboxedKernelManager(AsyncKernelManager):
     command_prefix = List(Unicode(), default_value=[]).tag(config=True)
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
-        return [*self.command_prefix, *super().format_kernel_cmd(extra_arguments)]
+        command = super().format_kernel_cmd(extra_arguments)
+        # `.../tests/../.venv/bin/python` would need tests/ inside the sandbox.
+        command[0] = os.path.normpath(command[0])
+        return [*self.command_prefix, *command]
 
     async def interrupt_kernel(self) -> None:
         """Interrupt the running cell; behind a prefix, by message, since a signal would hit the prefix."""
@@ -58,10 +62,35 @@ class SandboxedKernelManager(AsyncKernelManager):
         self.session.send(self._control_socket, self.session.msg("interrupt_request", content={}))
 
 
+class KernelUnresponsive(Exception):
+    """A cell ran past its time limit and the kernel did not answer the interrupt."""
+
+
 class GradingClient(NotebookClient):
-    """nbclient's executor with a cap on how much output a notebook may produce."""
+    """nbclient's executor, with a cap on output and no waiting on a kernel that stopped answering."""
 
     max_output_bytes = Integer(10 * 1024**2).tag(config=True)
+    interrupt_grace = Integer(10).tag(config=True)
+
+    async def _async_handle_timeout(self, timeout, cell=None):  # noqa: ANN001, ANN202 (nbclient's)
+        # nbclient would wait for the interrupted cell for ever; move on if the kernel still answers,
+        # and give up on the notebook if it does not (a hung or wrecked kernel).
+        reply = await super()._async_handle_timeout(timeout, cell)
+        if not await self._answers_within(self.interrupt_grace):
+            raise KernelUnresponsive
+        return reply
+
+    async def _answers_within(self, seconds: float) -> bool:
+        msg_id = self.kc.kernel_info()
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                msg = await self.kc.shell_channel.get_msg(timeout=left)
+            except Exception:  # queue.Empty: no answer in time
+                return False
+            if msg["parent_header"].get("msg_id") == msg_id:
+                return True
+        return False
 
     def output(self, outs, msg, display_id, cell_index):  # noqa: ANN001, ANN201 (nbclient's signature)
         self._output_bytes = getattr(self, "_output_bytes", 0) + len(str(msg["content"]))
@@ -96,6 +125,7 @@ def execute(notebook: NotebookNode, workdir: Path, settings: GradingSettings) ->
         record_timing=False,
         resources={"metadata": {"path": str(workdir)}},
         on_cell_executed=_record_reply,
+        error_on_timeout={"ename": INTERRUPTED, "evalue": f"stopped after {settings.cell_timeout:g} s"},
     )
     start = time.monotonic()
     status, message = "graded", ""
@@ -104,6 +134,9 @@ def execute(notebook: NotebookNode, workdir: Path, settings: GradingSettings) ->
     except TimeoutError:
         status = "timeout"
         message = f"the notebook ran longer than {settings.notebook_timeout:g} s and was stopped"
+    except KernelUnresponsive:
+        status = "timeout"
+        message = f"a cell ran longer than {settings.cell_timeout:g} s and the kernel stopped responding"
     except DeadKernelError:
         status, message = "kernel-died", "the Python kernel died while running the notebook"
     except RuntimeError as error:  # nbclient's way of saying the kernel never answered

@@ -12,6 +12,7 @@ from pathlib import Path
 from markdown_it import MarkdownIt
 from nbformat import NotebookNode
 
+from autograder.guard import is_grader_cell
 from autograder.match import is_answer, is_test, nbgrader_meta
 from autograder.model import NotebookGrade
 
@@ -62,7 +63,7 @@ def render_feedback(grade: NotebookGrade, executed: NotebookNode | None) -> str:
         body.append(f"<h2>What the grader repaired in your notebook</h2><ul>{items}</ul>")
     if executed is not None:
         body.append("<h2>Your notebook as it was graded</h2>")
-        body.extend(_render_cell(cell) for cell in executed.cells)
+        body.extend(_render_cell(cell) for cell in executed.cells if not is_grader_cell(cell))
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>"

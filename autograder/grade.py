@@ -23,6 +23,7 @@ from autograder.execute import execute
 from autograder.export import write_grades_csv
 from autograder.feedback import feedback_path, write_feedback
 from autograder.gradebook import Gradebook, sqlite_url
+from autograder.guard import add_guards
 from autograder.match import match_answers, rebuild_for_grading
 from autograder.model import NotebookGrade
 from autograder.release import release_notebook
@@ -129,7 +130,7 @@ def grade_notebook(
         return grade, None
 
     matched = match_answers(target.release, handed_in)
-    notebook = rebuild_for_grading(target.source, target.release, matched)
+    notebook = add_guards(rebuild_for_grading(target.source, target.release, matched))
     with tempfile.TemporaryDirectory(prefix="autograder-") as scratch:
         workdir = Path(scratch)
         for relative in target.data_files:

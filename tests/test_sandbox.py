@@ -36,14 +36,15 @@ ATTACKS = {
 
 # What the grader records: blocked attacks just fail their part; crashes and runaways are named.
 EXPECTED_STATUS = {
-    "reads-solutions": "graded",
-    "reads-home": "graded",
-    "network": "graded",
-    "memory-hog": "graded",
-    "fork-bomb": "kernel-died",
-    "segfault": "kernel-died",
-    "exits-kernel": "kernel-died",
-    "endless-output": "timeout",
+    "reads-solutions": {"graded"},
+    "reads-home": {"graded"},
+    "network": {"graded"},
+    "memory-hog": {"graded"},
+    # A fork bomb either kills the kernel or leaves it too busy to answer: both end the notebook.
+    "fork-bomb": {"kernel-died", "timeout"},
+    "segfault": {"kernel-died"},
+    "exits-kernel": {"kernel-died"},
+    "endless-output": {"timeout"},
 }
 
 
@@ -78,9 +79,9 @@ def test_a_hostile_class_earns_nothing_from_its_attacks(course, make_class, tmp_
     assert grades["honest"].score == 7.0, "the batch is unharmed after the attacks"
     for name in ATTACKS:
         assert grades[name].score <= 2.0, f"{name} gained points: {grades[name].parts}"
-    assert {name: grades[name].status for name in ATTACKS} == EXPECTED_STATUS
-    for name, status in EXPECTED_STATUS.items():
-        if status == "graded":
+    for name, statuses in EXPECTED_STATUS.items():
+        assert grades[name].status in statuses, (name, grades[name].status, grades[name].message)
+        if statuses == {"graded"}:
             assert grades[name].score == 2.0, f"{name}: the parts after the attack still count"
 
 
