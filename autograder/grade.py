@@ -118,9 +118,10 @@ def grade_notebook(
         status="graded",
         max_score=max_score(target.source),
     )
+    grade.repairs = list(submission.notes)
     if submission.path is None:
-        grade.status, grade.message = "missing", f"no {submission.notebook} was handed in"
-        grade.parts = unscored_parts(target.source, "not handed in")
+        grade.status, grade.message = submission.problem, submission.message
+        grade.parts = unscored_parts(target.source, "no notebook to grade")
         return grade, None
     try:
         handed_in = read_notebook(submission.path)
@@ -138,7 +139,7 @@ def grade_notebook(
             shutil.copy2(target.folder / relative, workdir / relative)
         execution = execute(notebook, workdir, settings)
     grade.status, grade.message, grade.seconds = execution.status, execution.message, execution.seconds
-    grade.repairs = matched.repairs
+    grade.repairs += matched.repairs
     grade.parts = score_parts(execution.notebook)
     return grade, execution.notebook
 

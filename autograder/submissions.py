@@ -16,11 +16,16 @@ from autograder.course import CourseError, _visible
 
 @dataclass(frozen=True)
 class Submission:
-    """One student's copy of one notebook; `path` is None when the student handed none in."""
+    """One student's copy of one notebook; `path` is None when there is none to grade."""
 
     student_id: str
     notebook: str
     path: Path | None
+    problem: str = ""
+    """Why there is nothing to grade: `missing` or `ambiguous`; empty when `path` is set."""
+    message: str = ""
+    notes: tuple[str, ...] = ()
+    """What the student should know about how their files were read (a renamed notebook...)."""
 
 
 class UnreadableNotebook(Exception):
@@ -28,16 +33,38 @@ class UnreadableNotebook(Exception):
 
 
 def find_submissions(folder: Path, notebook_names: list[str]) -> list[Submission]:
-    """One Submission per student folder and expected notebook, sorted by student id."""
+    """One Submission per student folder and expected notebook, sorted by student id.
+
+    A notebook under another name (`warmup (1).ipynb`, as browsers save a second download) is
+    graded when it is the only candidate; with several candidates nothing is guessed.
+    """
     if not folder.is_dir():
         raise CourseError(f"submissions folder {folder} does not exist or is not a folder")
     students = sorted(p for p in folder.iterdir() if p.is_dir() and _visible(p))
     found = []
     for student in students:
+        files = sorted(p for p in student.iterdir() if p.is_file() and _visible(p))
+        spare = [p for p in files if p.suffix == ".ipynb" and p.name not in notebook_names]
+        absent = [name for name in notebook_names if not (student / name).is_file()]
         for name in notebook_names:
-            path = student / name
-            found.append(Submission(student.name, name, path if path.is_file() else None))
+            found.append(_pick(student, name, files, spare if absent == [name] else []))
     return found
+
+
+def _pick(student: Path, name: str, files: list[Path], spare: list[Path]) -> Submission:
+    """The file to grade as `name` in a student's folder, or why there is none."""
+    if (student / name).is_file():
+        ignored = tuple(f"also handed in, not graded: {p.name}" for p in spare)
+        return Submission(student.name, name, student / name, notes=ignored)
+    if len(spare) == 1:
+        note = f"graded {spare[0].name!r} as {name} (the file had another name)"
+        return Submission(student.name, name, spare[0], notes=(note,))
+    if spare:
+        listed = ", ".join(p.name for p in spare)
+        message = f"several notebooks handed in ({listed}) and none named {name}: rename one and re-grade"
+        return Submission(student.name, name, None, "ambiguous", message)
+    others = f" (found: {', '.join(p.name for p in files)})" if files else ""
+    return Submission(student.name, name, None, "missing", f"no {name} was handed in{others}")
 
 
 def read_notebook(path: Path) -> NotebookNode:

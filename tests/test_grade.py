@@ -2,6 +2,10 @@
 
 import csv
 import hashlib
+import sqlite3
+import subprocess
+import sys
+import time
 
 import nbformat
 import pytest
@@ -48,7 +52,7 @@ def test_each_student_gets_a_feedback_page_that_says_what_to_fix(demo_run):
     assert "ValueError: I will do this one later" in pages["s230003"]
     assert "had lost its nbgrader id" in pages["s230004"]
     assert "not answered yet" in pages["s230005"]
-    assert "no warmup.ipynb was handed in" in pages["s230006"]
+    assert "graded &#x27;warmup (1).ipynb&#x27; as warmup.ipynb" in pages["s230006"]
     assert "Traceback" not in "".join(pages.values())
 
 
@@ -132,3 +136,73 @@ def test_usage_errors_exit_non_zero_with_one_line(args, message):
 def test_every_command_has_help_with_an_example():
     for name, command in cli.commands.items():
         assert "Example:" in (command.help or ""), f"`autograder {name} --help` has no example"
+
+
+@pytest.mark.slow
+def test_bad_files_get_a_clear_status_and_are_left_as_they_were(course, make_class, tmp_path):
+    solution = nbformat.read(course.source_root / "warmup" / "warmup.ipynb", as_version=4)
+    huge = nbformat.read(course.source_root / "warmup" / "warmup.ipynb", as_version=4)
+    huge.cells[1].outputs = [nbformat.v4.new_output("stream", text="x" * 50_000_000)]
+    submissions = make_class(
+        {
+            "nbformat-3": nbformat.writes(nbformat.convert(solution, 3), version=3).encode(),
+            "python-file": b"def relu(x):\n    return x\n",
+            "pdf-file": b"%PDF-1.4\n\xe2\xe3\xcf\xd3\n1 0 obj\n",
+            "empty-file": b"",
+            "latin-1": "{'cells': 'é'}".encode("latin-1"),
+            "huge-outputs": huge,
+            "odd name é ü": solution,
+        }
+    )
+    (submissions / "two-files").mkdir()
+    nbformat.write(solution, submissions / "two-files" / "copy 1.ipynb")
+    nbformat.write(solution, submissions / "two-files" / "copy 2.ipynb")
+    (submissions / "wrong-format").mkdir()
+    (submissions / "wrong-format" / "warmup.pdf").write_bytes(b"%PDF-1.4")
+    before = {p: p.read_bytes() for p in submissions.rglob("*") if p.is_file()}
+
+    grades = {g.student_id: g for g in grade_assignment(course, "warmup", submissions, tmp_path / "o")}
+
+    assert {s: (g.status, g.score) for s, g in grades.items()} == {
+        "nbformat-3": ("graded", 7.0),
+        "python-file": ("invalid-notebook", 0.0),
+        "pdf-file": ("invalid-notebook", 0.0),
+        "empty-file": ("invalid-notebook", 0.0),
+        "latin-1": ("invalid-notebook", 0.0),
+        "huge-outputs": ("graded", 7.0),
+        "odd name é ü": ("graded", 7.0),
+        "two-files": ("ambiguous", 0.0),
+        "wrong-format": ("missing", 0.0),
+    }
+    assert "not valid notebook JSON" in grades["python-file"].message
+    assert "not UTF-8" in grades["pdf-file"].message
+    assert "empty" in grades["empty-file"].message
+    assert "copy 1.ipynb, copy 2.ipynb" in grades["two-files"].message
+    assert "found: warmup.pdf" in grades["wrong-format"].message
+    assert before == {p: p.read_bytes() for p in submissions.rglob("*") if p.is_file()}
+    rows = read_csv(tmp_path / "o" / "grades.csv")
+    assert len(rows) == len(grades), "every student has a row in grades.csv"
+
+
+@pytest.mark.slow
+def test_a_killed_run_loses_no_grade_and_the_next_run_grades_each_once(course, tmp_path):
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "autograder", "grade", "warmup", str(DEMO), "--out", str(out)]
+    run = subprocess.Popen([*command, "--course", str(REPO)], stdout=subprocess.DEVNULL)
+    database = out / "gradebook.sqlite"
+    deadline = time.monotonic() + 120
+    graded_before_kill = 0
+    while time.monotonic() < deadline and graded_before_kill < 2:
+        time.sleep(0.2)
+        if database.exists():
+            with sqlite3.connect(database) as db:
+                graded_before_kill = db.execute("select count(*) from grades").fetchone()[0]
+    run.kill()
+    run.wait()
+    assert 2 <= graded_before_kill < 6, "the run was killed mid-batch"
+
+    reused = []
+    grade_assignment(course, "warmup", DEMO, out, report=lambda grade, was_reused: reused.append(was_reused))
+    assert sum(reused) >= graded_before_kill, "every grade finished before the kill is kept"
+    assert len(reused) == 6
+    assert read_csv(out / "grades.csv") == read_csv(DEMO / "expected_grades.csv")
