@@ -125,6 +125,7 @@ def match_answers(release: NotebookNode, submission: NotebookNode) -> MatchedAns
 
     # The rest: copies of released cells are dropped (the source's version is graded), new code is kept.
     current = ""
+    seen_tests = set()
     for index, cell in enumerate(submission.cells):
         if owner[index] is not None:
             current = owner[index]
@@ -135,10 +136,15 @@ def match_answers(release: NotebookNode, submission: NotebookNode) -> MatchedAns
         original = _released_original(cell, release_other)
         if original is None:
             result.extra.setdefault(current, []).append(cell.source)
-        elif is_test(original) and cell.source.strip() != original.source.strip():
-            result.repairs.append(
-                f"test cell '{nbgrader_meta(original)['grade_id']}' was edited; the original tests were used"
-            )
+        elif is_test(original):
+            seen_tests.add(nbgrader_meta(original)["grade_id"])
+            if cell.source.strip() != original.source.strip():
+                result.repairs.append(
+                    f"test cell '{nbgrader_meta(original)['grade_id']}' was edited; the original tests were used"
+                )
+    for grade_id, original in release_other.items():
+        if is_test(original) and grade_id not in seen_tests:
+            result.repairs.append(f"test cell '{grade_id}' was missing; the original tests were used")
     return result
 
 

@@ -206,3 +206,27 @@ def test_a_killed_run_loses_no_grade_and_the_next_run_grades_each_once(course, t
     assert sum(reused) >= graded_before_kill, "every grade finished before the kill is kept"
     assert len(reused) == 6
     assert read_csv(out / "grades.csv") == read_csv(DEMO / "expected_grades.csv")
+
+
+@pytest.mark.slow
+def test_three_gradings_of_a_class_agree_part_by_part(course, demo_run, tmp_path):
+    _, out, _, _ = demo_run
+
+    def parts(grades):
+        return {g.student_id: (g.status, [(p.grade_id, p.points) for p in g.parts]) for g in grades}
+
+    gradebook = Gradebook(sqlite_url(out / "gradebook.sqlite"))
+    first = parts(
+        gradebook.get("warmup", s, "warmup.ipynb")
+        for s in sorted(p.name for p in DEMO.iterdir() if p.is_dir())
+    )
+    gradebook.close()
+    again = [
+        parts(
+            grade_assignment(
+                course, "warmup", DEMO, tmp_path / str(n), settings=GradingSettings(regrade=True)
+            )
+        )
+        for n in range(2)
+    ]
+    assert again == [first, first]
