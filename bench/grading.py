@@ -1,10 +1,13 @@
-"""Benchmark: `autograder grade` against plain `nbgrader autograde` on the same class, in one run.
+"""Benchmark: `autograder grade` against plain `nbgrader autograde`, in one run on one machine.
 
-The class is the demo class of `demo/warmup/` repeated until it has `--students` hand-ins. Both tools
-grade it from scratch in a throw-away copy of the course; the script prints a table, writes
-`bench/results/grading.json`, and reports where the two tools' scores differ (plain nbgrader gives 0
-to the notebook whose metadata was stripped).
+Two measurements:
+1. Speed: the demo class (`demo/warmup/`) repeated until it has `--students` hand-ins, graded from
+   scratch by both tools as one batch each; the ratio of their wall times.
+2. Edited notebooks: the demo hand-ins plus edited copies of the full solution (tests/edited_corpus.py:
+   metadata stripped, answer moved, duplicated, turned into markdown, re-typed, test cells deleted),
+   each graded by both tools; nbgrader one student at a time, since one bad notebook stops its batch.
 
+Writes `bench/results/grading.json` and prints both tables.
 Usage: .venv/bin/python bench/grading.py [--students 48]
 """
 
@@ -18,34 +21,41 @@ import tempfile
 import time
 from pathlib import Path
 
+import nbformat
 from nbgrader.api import Gradebook as NbgraderGradebook
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+from edited_corpus import edited_variants  # noqa: E402 (the corpus lives with the tests)
+
 BIN = Path(sys.executable).parent
 DEMO = REPO / "demo" / "warmup"
 
 
-def make_class(folder: Path, students: int) -> list[str]:
-    """Copy the demo hand-ins round-robin to `folder/<id>/warmup.ipynb`; return the ids."""
-    originals = sorted(p for p in DEMO.glob("*/warmup.ipynb"))
-    ids = []
-    for n in range(students):
-        original = originals[n % len(originals)]
-        student_id = f"{original.parent.name}-{n:03d}"
-        (folder / student_id).mkdir(parents=True)
-        shutil.copy(original, folder / student_id / "warmup.ipynb")
-        ids.append(student_id)
-    return ids
+def demo_hand_ins() -> dict[str, nbformat.NotebookNode]:
+    return {p.parent.name: nbformat.read(p, as_version=4) for p in sorted(DEMO.glob("*/warmup.ipynb"))}
 
 
-def timed(command: list[str], cwd: Path) -> float:
+def corpus() -> dict[str, nbformat.NotebookNode]:
+    hand_ins = demo_hand_ins()
+    edited = edited_variants(hand_ins["s230001"], answer="relu")
+    return hand_ins | {f"s230001-{name}": notebook for name, notebook in edited.items()}
+
+
+def repeated(hand_ins: dict[str, nbformat.NotebookNode], students: int) -> dict[str, nbformat.NotebookNode]:
+    items = list(hand_ins.items())
+    return {f"{items[n % len(items)][0]}-{n:03d}": items[n % len(items)][1] for n in range(students)}
+
+
+def timed(command: list[str], cwd: Path) -> tuple[float, int]:
+    """Wall time and exit code of a command."""
     start = time.perf_counter()
-    subprocess.run(command, cwd=cwd, check=True, capture_output=True)
-    return time.perf_counter() - start
+    code = subprocess.run(command, cwd=cwd, capture_output=True).returncode
+    return time.perf_counter() - start, code
 
 
-def run_nbgrader(root: Path, ids: list[str]) -> tuple[float, dict[str, float]]:
-    """Plain nbgrader, as a teacher would run it: generate_assignment, then autograde the class."""
+def nbgrader_grade(root: Path, hand_ins: dict, one_at_a_time: bool) -> tuple[float, dict[str, float | None]]:
+    """Plain nbgrader as a teacher runs it: generate_assignment, then autograde."""
     shutil.copytree(REPO / "source_notebooks", root / "source_notebooks")
     (root / "nbgrader_config.py").write_text(
         "c = get_config()\n"
@@ -55,31 +65,32 @@ def run_nbgrader(root: Path, ids: list[str]) -> tuple[float, dict[str, float]]:
     )
     nbgrader = str(BIN / "nbgrader")
     # generate_assignment into a fresh gradebook sometimes fails once before it works (nbgrader 0.9.6).
-    if subprocess.run(
-        [nbgrader, "generate_assignment", "warmup", "--force"], cwd=root, capture_output=True
-    ).returncode:
-        subprocess.run(
-            [nbgrader, "generate_assignment", "warmup", "--force"], cwd=root, check=True, capture_output=True
-        )
-    make_class(root / "submitted_tmp", len(ids))
-    for student_id in ids:
-        target = root / "submitted" / student_id / "warmup"
-        target.mkdir(parents=True)
-        shutil.move(root / "submitted_tmp" / student_id / "warmup.ipynb", target / "warmup.ipynb")
-    seconds = timed([nbgrader, "autograde", "warmup", "--create", "--force"], root)
+    for _ in range(2):
+        if timed([nbgrader, "generate_assignment", "warmup", "--force"], root)[1] == 0:
+            break
+    for student_id, notebook in hand_ins.items():
+        (root / "submitted" / student_id / "warmup").mkdir(parents=True)
+        nbformat.write(notebook, root / "submitted" / student_id / "warmup" / "warmup.ipynb")
+    autograde = [nbgrader, "autograde", "warmup", "--create", "--force"]
+    batches = [[*autograde, f"--student={s}"] for s in hand_ins] if one_at_a_time else [autograde]
+    seconds = sum(timed(command, root)[0] for command in batches)
     with NbgraderGradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
-        scores = {s.student.id: s.score for s in gradebook.assignment_submissions("warmup")}
-    return seconds, scores
+        graded = {s.student.id: s.score for s in gradebook.assignment_submissions("warmup") if s.notebooks}
+    return seconds, {student_id: graded.get(student_id) for student_id in hand_ins}
 
 
-def run_autograder(root: Path, ids: list[str]) -> tuple[float, dict[str, float]]:
-    make_class(root / "class", len(ids))
+def autograder_grade(root: Path, hand_ins: dict) -> tuple[float, dict[str, float]]:
+    for student_id, notebook in hand_ins.items():
+        (root / "class" / student_id).mkdir(parents=True)
+        nbformat.write(notebook, root / "class" / student_id / "warmup.ipynb")
     out = root / "out"
-    seconds = timed(
+    seconds, code = timed(
         [str(BIN / "autograder"), "grade", "warmup", str(root / "class"), "--out", str(out)], REPO
     )
-    lines = (out / "grades.csv").read_text().splitlines()[1:]
-    return seconds, {line.split(",")[0]: float(line.split(",")[2]) for line in lines}
+    if code:
+        raise SystemExit(f"autograder grade failed with exit code {code}")
+    rows = [line.split(",") for line in (out / "grades.csv").read_text().splitlines()[1:]]
+    return seconds, {row[0]: float(row[2]) for row in rows}
 
 
 def main() -> None:
@@ -88,31 +99,37 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
-        ids = make_class(scratch / "ids", args.students)
-        nbgrader_seconds, nbgrader_scores = run_nbgrader(scratch / "nbgrader", ids)
-        ours_seconds, our_scores = run_autograder(scratch / "autograder", ids)
-    differ = sorted({s.rsplit("-", 1)[0] for s in ids if nbgrader_scores.get(s) != our_scores.get(s)})
+        speed_class = repeated(demo_hand_ins(), args.students)
+        theirs_s, _ = nbgrader_grade(scratch / "speed-nbgrader", speed_class, one_at_a_time=False)
+        ours_s, _ = autograder_grade(scratch / "speed-autograder", speed_class)
+        edited = corpus()
+        _, their_scores = nbgrader_grade(scratch / "edited-nbgrader", edited, one_at_a_time=True)
+        _, our_scores = autograder_grade(scratch / "edited-autograder", edited)
     result = {
         "machine": f"{platform.machine()}, {subprocess.getoutput('nproc')} cores, Python {platform.python_version()}",
         "students": args.students,
-        "nbgrader_autograde_s": round(nbgrader_seconds, 2),
-        "autograder_grade_s": round(ours_seconds, 2),
-        "speedup": round(nbgrader_seconds / ours_seconds, 2),
+        "nbgrader_autograde_s": round(theirs_s, 2),
+        "autograder_grade_s": round(ours_s, 2),
+        "speedup": round(theirs_s / ours_s, 2),
         "per_submission_s": {
-            "nbgrader": round(nbgrader_seconds / args.students, 3),
-            "autograder": round(ours_seconds / args.students, 3),
+            "nbgrader": round(theirs_s / args.students, 3),
+            "autograder": round(ours_s / args.students, 3),
         },
-        "hand_ins_scored_differently": differ,
+        "edited_notebooks": {
+            name: {"nbgrader": their_scores[name], "autograder": our_scores[name]} for name in edited
+        },
     }
     out = REPO / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "grading.json").write_text(json.dumps(result, indent=2) + "\n")
     print(f"| tool | {args.students} hand-ins | per hand-in |\n|---|---|---|")
-    print(
-        f"| nbgrader autograde | {nbgrader_seconds:.1f} s | {result['per_submission_s']['nbgrader']:.2f} s |"
-    )
-    print(f"| autograder grade | {ours_seconds:.1f} s | {result['per_submission_s']['autograder']:.2f} s |")
-    print(f"speed-up: {result['speedup']}x; scored differently: {', '.join(differ) or 'none'}")
+    print(f"| nbgrader autograde | {theirs_s:.1f} s | {result['per_submission_s']['nbgrader']:.2f} s |")
+    print(f"| autograder grade | {ours_s:.1f} s | {result['per_submission_s']['autograder']:.2f} s |")
+    print(f"speed-up: {result['speedup']}x\n")
+    print("| hand-in (points of 7) | nbgrader autograde | autograder grade |\n|---|---|---|")
+    for name in edited:
+        theirs = "stopped, no grade" if their_scores[name] is None else f"{their_scores[name]:g}"
+        print(f"| {name} | {theirs} | {our_scores[name]:g} |")
 
 
 if __name__ == "__main__":
