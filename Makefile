@@ -25,6 +25,7 @@ demo: site release grade-demo
 	@echo "  student notebooks  assignments/<assignment>/"
 	@echo "  demo grades     $(DEMO_OUT)/grades.csv"
 	@echo "  feedback pages  $(DEMO_OUT)/feedback/<student_id>/warmup.html"
+	@echo "  teacher report  $(DEMO_OUT)/report.html"
 	@echo "  gradebook       $(DEMO_OUT)/gradebook.sqlite"
 
 install: $(VENV)/.installed node_modules/.installed

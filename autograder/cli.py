@@ -105,6 +105,7 @@ def grade_command(
     click.echo(
         f"graded {students} students: {out_dir / 'grades.csv'}; feedback pages in {out_dir / 'feedback'}"
     )
+    click.echo(f"report for you: {out_dir / 'report.html'}")
 
 
 def _print_progress(grade: NotebookGrade, reused: bool) -> None:

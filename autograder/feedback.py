@@ -18,7 +18,7 @@ from autograder.model import NotebookGrade
 
 _markdown = MarkdownIt("commonmark", {"html": False}).enable("table")
 
-_STYLE = """
+STYLE = """
 body { font: 16px/1.5 system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #1b1b1b; }
 table { border-collapse: collapse; margin: 1rem 0; } td, th { border: 1px solid #bbb; padding: .3rem .6rem; text-align: left; }
 .pass { color: #1a6e1a; } .fail { color: #a4161a; }
@@ -66,7 +66,7 @@ def render_feedback(grade: NotebookGrade, executed: NotebookNode | None) -> str:
         body.extend(_render_cell(cell) for cell in executed.cells if not is_grader_cell(cell))
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>"
+        f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>"
         + "\n".join(body)
         + "</body></html>\n"
     )

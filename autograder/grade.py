@@ -1,4 +1,4 @@
-"""Grade: the pipeline from a folder of hand-ins to the gradebook, the grades CSV and feedback pages.
+"""Grade: the pipeline from a folder of hand-ins to the gradebook, grades CSV, feedback and report.
 
 For each student notebook: read it (never changing the file), match its answers to the release,
 rebuild the notebook from the source (hidden tests included), run it in a scratch folder, score the
@@ -27,6 +27,7 @@ from autograder.guard import add_guards
 from autograder.match import match_answers, rebuild_for_grading
 from autograder.model import NotebookGrade
 from autograder.release import release_notebook
+from autograder.report import write_report
 from autograder.sandbox import check_sandbox
 from autograder.score import max_score, score_parts, unscored_parts
 from autograder.submissions import Submission, UnreadableNotebook, find_submissions, read_notebook
@@ -104,6 +105,7 @@ def grade_assignment(
     finally:
         gradebook.close()
     write_grades_csv(out_dir / "grades.csv", grades)
+    write_report(out_dir / "report.html", assignment, grades)
     return grades
 
 

@@ -2,6 +2,7 @@
 
 import csv
 import hashlib
+import html
 import sqlite3
 import subprocess
 import sys
@@ -54,6 +55,16 @@ def test_each_student_gets_a_feedback_page_that_says_what_to_fix(demo_run):
     assert "not answered yet" in pages["s230005"]
     assert "graded &#x27;warmup (1).ipynb&#x27; as warmup.ipynb" in pages["s230006"]
     assert "Traceback" not in "".join(pages.values())
+
+
+def test_the_report_ranks_parts_and_lists_what_needs_a_look(demo_run):
+    _, out, _, _ = demo_run
+    report = (out / "report.html").read_text()
+    hardest = report.split("Parts, hardest first")[1].split("Needs a human look")[0]
+    assert hardest.index("test_relu_derivative") < hardest.index("test_relu<"), "least passed first"
+    assert "2 of 6 (33%)" in hardest
+    needs_a_look = report.split("Needs a human look (2)")[1].split("Every notebook")[0]
+    assert "s230004" in needs_a_look and "s230006" in needs_a_look and "s230001" not in needs_a_look
 
 
 def test_grading_never_modifies_a_hand_in(demo_run):
@@ -182,6 +193,10 @@ def test_bad_files_get_a_clear_status_and_are_left_as_they_were(course, make_cla
     assert before == {p: p.read_bytes() for p in submissions.rglob("*") if p.is_file()}
     rows = read_csv(tmp_path / "o" / "grades.csv")
     assert len(rows) == len(grades), "every student has a row in grades.csv"
+    report = (tmp_path / "o" / "report.html").read_text()
+    needs_a_look = report.split("Needs a human look")[1].split("Every notebook")[0]
+    for student in ("python-file", "pdf-file", "empty-file", "latin-1", "two-files", "wrong-format"):
+        assert html.escape(grades[student].message) in needs_a_look, student
 
 
 @pytest.mark.slow
