@@ -3,6 +3,7 @@
 Every user error ends in one clear line and a non-zero exit, never in a traceback.
 """
 
+import os
 import sys
 from pathlib import Path
 
@@ -75,6 +76,16 @@ def release_command(assignments: tuple[str, ...], check: bool, course_root: Path
     help="Seconds one cell may run before it is stopped.",
 )
 @click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=os.cpu_count() or 1,
+    show_default="the number of cores",
+    help="Notebooks graded at once, each in its own Dask worker process.",
+)
+@click.option(
+    "--scheduler", help="Grade on an existing Dask cluster: its scheduler's address (tcp://host:8786)."
+)
+@click.option(
     "--unsafe-no-sandbox",
     is_flag=True,
     help="Run students' code without the bubblewrap sandbox, with your own rights (not recommended).",
@@ -87,6 +98,8 @@ def grade_command(
     db_url: str | None,
     regrade: bool,
     cell_timeout: float,
+    workers: int,
+    scheduler: str | None,
     unsafe_no_sandbox: bool,
     course_root: Path,
 ) -> None:
@@ -94,7 +107,13 @@ def grade_command(
 
     Example: autograder grade warmup demo/warmup --out _build/grades/warmup
     """
-    settings = GradingSettings(cell_timeout=cell_timeout, regrade=regrade, sandbox=not unsafe_no_sandbox)
+    settings = GradingSettings(
+        cell_timeout=cell_timeout,
+        regrade=regrade,
+        workers=workers,
+        scheduler=scheduler,
+        sandbox=not unsafe_no_sandbox,
+    )
     if unsafe_no_sandbox:
         click.echo("WARNING: grading without a sandbox: students' code runs with your rights.", err=True)
     with _user_errors():

@@ -28,6 +28,12 @@ class GradingSettings:
     startup_timeout: float = 60.0
     """Seconds the kernel may take to start."""
 
+    workers: int = 1
+    """Notebooks graded at once, each by its own Dask worker process (1: no Dask, in this process)."""
+
+    scheduler: str | None = None
+    """Address of an existing Dask scheduler to grade on instead of local workers."""
+
     sandbox: bool = True
     """Run students' code in the bubblewrap sandbox; off only with --unsafe-no-sandbox."""
 

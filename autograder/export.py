@@ -21,6 +21,6 @@ def write_grades_csv(path: Path, grades: list[NotebookGrade]) -> None:
         rows.append([student_id, assignment, f"{score:g}", f"{total:g}", status])
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
+        writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(GRADES_HEADER)
         writer.writerows(rows)

@@ -26,6 +26,7 @@ from autograder.gradebook import Gradebook, sqlite_url
 from autograder.guard import add_guards
 from autograder.match import match_answers, rebuild_for_grading
 from autograder.model import NotebookGrade
+from autograder.parallel import run_all
 from autograder.release import release_notebook
 from autograder.report import write_report
 from autograder.sandbox import check_sandbox
@@ -81,27 +82,29 @@ def grade_assignment(
     submissions = find_submissions(submissions_dir, list(targets))
     out_dir.mkdir(parents=True, exist_ok=True)
     gradebook = Gradebook(db_url or sqlite_url(out_dir / GRADEBOOK_FILE))
-    grades = []
+    grades, to_grade, digests = [], [], {}
     try:
         for submission in submissions:
-            target = targets[submission.notebook]
-            digest = _fingerprint(target, submission)
+            digest = _fingerprint(targets[submission.notebook], submission)
             stored = gradebook.get(assignment, submission.student_id, submission.notebook)
-            reuse = (
+            if (
                 stored is not None
                 and stored.digest == digest
                 and not settings.regrade
                 and feedback_path(out_dir, stored).exists()
-            )
-            if reuse:
-                grade = stored
+            ):
+                grades.append(stored)
+                report(stored, True)
             else:
-                grade, executed = grade_notebook(target, submission, settings)
-                grade.digest = digest
-                gradebook.put(grade)
-                write_feedback(feedback_path(out_dir, grade), grade, executed)
+                digests[submission.student_id, submission.notebook] = digest
+                to_grade.append((targets[submission.notebook], submission, settings))
+        # Workers grade; this process alone writes, each grade as soon as it is done.
+        for grade, executed in run_all(grade_notebook, to_grade, settings.workers, settings.scheduler):
+            grade.digest = digests[grade.student_id, grade.notebook]
+            gradebook.put(grade)
+            write_feedback(feedback_path(out_dir, grade), grade, executed)
             grades.append(grade)
-            report(grade, reuse)
+            report(grade, False)
     finally:
         gradebook.close()
     write_grades_csv(out_dir / "grades.csv", grades)

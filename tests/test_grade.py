@@ -245,3 +245,13 @@ def test_three_gradings_of_a_class_agree_part_by_part(course, demo_run, tmp_path
         for n in range(2)
     ]
     assert again == [first, first]
+
+
+@pytest.mark.slow
+def test_grading_on_dask_workers_gives_the_same_grades(course, make_class, tmp_path):
+    hand_ins = {f"{p.parent.name}-{n}": p for n in range(2) for p in DEMO.glob("s23000[1-5]/warmup.ipynb")}
+    settings = GradingSettings(workers=2)
+    grades = grade_assignment(course, "warmup", make_class(hand_ins), tmp_path / "o", settings=settings)
+    expected = {row["student_id"]: float(row["score"]) for row in read_csv(DEMO / "expected_grades.csv")}
+    assert len(grades) == len(hand_ins) == 10
+    assert {g.student_id: g.score for g in grades} == {s: expected[s.split("-")[0]] for s in hand_ins}
