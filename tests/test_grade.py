@@ -3,6 +3,7 @@
 import csv
 import hashlib
 import html
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -255,3 +256,31 @@ def test_grading_on_dask_workers_gives_the_same_grades(course, make_class, tmp_p
     expected = {row["student_id"]: float(row["score"]) for row in read_csv(DEMO / "expected_grades.csv")}
     assert len(grades) == len(hand_ins) == 10
     assert {g.student_id: g.score for g in grades} == {s: expected[s.split("-")[0]] for s in hand_ins}
+
+
+@pytest.fixture
+def dask_cluster():
+    """A real `dask scheduler` and `dask worker` on loopback, as on a teacher's server."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    dask = str(REPO / ".venv" / "bin" / "dask") if (REPO / ".venv" / "bin" / "dask").exists() else "dask"
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    scheduler = subprocess.Popen(
+        [dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"], **quiet
+    )
+    worker = subprocess.Popen([dask, "worker", address, "--nthreads", "1", "--no-dashboard"], **quiet)
+    yield address
+    worker.kill()
+    scheduler.kill()
+    worker.wait()
+    scheduler.wait()
+
+
+@pytest.mark.slow
+def test_grading_on_an_existing_dask_scheduler(course, tmp_path, dask_cluster):
+    settings = GradingSettings(scheduler=dask_cluster)
+    grades = grade_assignment(course, "warmup", DEMO, tmp_path / "o", settings=settings)
+    assert read_csv(tmp_path / "o" / "grades.csv") == read_csv(DEMO / "expected_grades.csv")
+    assert len(grades) == 6
