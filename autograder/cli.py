@@ -5,6 +5,7 @@ Every user error ends in one clear line and a non-zero exit, never in a tracebac
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -116,9 +117,17 @@ def grade_command(
     )
     if unsafe_no_sandbox:
         click.echo("WARNING: grading without a sandbox: students' code runs with your rights.", err=True)
+    progress = _Progress()
     with _user_errors():
         grades = grade_assignment(
-            Course(course_root), assignment, submissions, out_dir, db_url, settings, report=_print_progress
+            Course(course_root),
+            assignment,
+            submissions,
+            out_dir,
+            db_url,
+            settings,
+            report=progress,
+            on_start=progress.start,
         )
     students = len({g.student_id for g in grades})
     click.echo(
@@ -127,12 +136,29 @@ def grade_command(
     click.echo(f"report for you: {out_dir / 'report.html'}")
 
 
-def _print_progress(grade: NotebookGrade, reused: bool) -> None:
-    note = " (unchanged, grade reused)" if reused else ""
-    problem = f" - {grade.message}" if grade.message else ""
-    click.echo(
-        f"{grade.student_id:<20} {grade.score:>5g} / {grade.max_score:<5g} {grade.status}{note}{problem}"
-    )
+class _Progress:
+    """One line per notebook as it finishes: count, time left, score and any problem."""
+
+    def __init__(self) -> None:
+        self.total = self.done = self.fresh = 0
+        self.started = time.monotonic()
+
+    def start(self, total: int) -> None:
+        self.total = total
+        click.echo(f"grading {total} notebooks")
+
+    def __call__(self, grade: NotebookGrade, reused: bool) -> None:
+        self.done += 1
+        self.fresh += not reused
+        left = self.total - self.done
+        elapsed = time.monotonic() - self.started
+        eta = f", about {elapsed / self.fresh * left:.0f} s left" if self.fresh and left else ""
+        note = " (unchanged, grade reused)" if reused else ""
+        problem = f" - {grade.message}" if grade.message else ""
+        click.echo(
+            f"[{self.done}/{self.total}{eta}] {grade.student_id:<16} "
+            f"{grade.score:>5g} / {grade.max_score:<5g} {grade.status}{note}{problem}"
+        )
 
 
 class _user_errors:

@@ -68,10 +68,12 @@ def grade_assignment(
     db_url: str | None = None,
     settings: GradingSettings = GradingSettings(),
     report: Callable[[NotebookGrade, bool], None] = lambda grade, reused: None,
+    on_start: Callable[[int], None] = lambda notebooks: None,
 ) -> list[NotebookGrade]:
     """Grade every student in `submissions_dir`; write the gradebook, `grades.csv` and feedback to `out_dir`.
 
-    `report` is called after each notebook with its grade and whether an earlier grade was reused.
+    `on_start` is told how many notebooks there are; `report` is called after each notebook with its
+    grade and whether an earlier grade was reused.
     """
     course.require(assignment)
     if settings.sandbox:
@@ -83,6 +85,7 @@ def grade_assignment(
     out_dir.mkdir(parents=True, exist_ok=True)
     gradebook = Gradebook(db_url or sqlite_url(out_dir / GRADEBOOK_FILE))
     grades, to_grade, digests = [], [], {}
+    on_start(len(submissions))
     try:
         for submission in submissions:
             digest = _fingerprint(targets[submission.notebook], submission)
