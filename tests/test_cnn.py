@@ -1,0 +1,206 @@
+"""Does grading of the cnn assignment tell a correct hand-in from a wrong one, however it is written?
+
+Each hand-in below is the source notebook with some answer cells replaced: an alternative correct
+implementation written in another style (loops instead of sliding windows, another network) must
+score full marks, and each typical mistake must lose exactly the parts that test what it breaks,
+with feedback that names the problem. All hand-ins are graded in one batch, as a teacher would.
+The last test checks that chapter 6 still asserts the facts it pins.
+"""
+
+import re
+
+import nbformat
+import pytest
+from conftest import REPO
+
+from autograder.grade import grade_assignment
+from autograder.match import nbgrader_meta
+
+SOURCE = REPO / "source_notebooks" / "cnn" / "cnn.ipynb"
+CHAPTER = REPO / "book" / "06_cnn.ipynb"
+NOTEBOOK = "cnn.ipynb"
+
+LOOP_CONV2D = """
+def conv2d(x, w, b=None, stride=1, padding=0):
+    n, c, h, width = x.shape
+    f, c_w, kh, kw = w.shape
+    assert c == c_w, "channels differ"
+    padded = np.zeros((n, c, h + 2 * padding, width + 2 * padding))
+    padded[:, :, padding : padding + h, padding : padding + width] = x
+    out_h = (h + 2 * padding - kh) // stride + 1
+    out_w = (width + 2 * padding - kw) // stride + 1
+    out = np.zeros((n, f, out_h, out_w))
+    for i in range(out_h):
+        for j in range(out_w):
+            patch = padded[:, :, i * stride : i * stride + kh, j * stride : j * stride + kw]
+            out[:, :, i, j] = np.tensordot(patch, w, axes=([1, 2, 3], [1, 2, 3]))
+    if b is not None:
+        out += b.reshape(1, f, 1, 1)
+    return out
+"""
+
+# An alternative correct solution: float arithmetic for the size, a loop over output positions for
+# conv2d and max pooling, a network without batch normalisation but with a hidden dense layer, and
+# the parameters counted from their shapes.
+ALTERNATIVE = {
+    "conv_output_size": """
+def conv_output_size(n, k, p, s):
+    return int(math.floor((n + 2 * p - k) / s)) + 1
+""",
+    "conv2d": LOOP_CONV2D,
+    "maxpool2d": """
+def maxpool2d(x, k, stride=None):
+    s = stride or k
+    n, c, h, w = x.shape
+    out = np.empty((n, c, (h - k) // s + 1, (w - k) // s + 1))
+    for i in range(out.shape[2]):
+        for j in range(out.shape[3]):
+            out[:, :, i, j] = x[:, :, i * s : i * s + k, j * s : j * s + k].max(axis=(2, 3))
+    return out
+""",
+    "digits_cnn": """
+class DigitsCNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 16, 3, padding=1)
+        self.conv2 = nn.Conv2d(16, 32, 3, padding=1)
+        self.hidden = nn.Linear(32 * 4 * 4, 64)
+        self.out = nn.Linear(64, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv2(F.relu(self.conv1(x)))), 2)
+        return self.out(F.relu(self.hidden(x.flatten(1))))
+
+
+def count_parameters(model):
+    return int(sum(np.prod(p.shape) for p in model.parameters() if p.requires_grad))
+""",
+}
+
+# Each mistake: the answer cell it edits, the code it starts from (None: the source's solution), the
+# text it replaces (everywhere) and by what, the parts it must lose, and a phrase the feedback of
+# each lost part must contain.
+MISTAKES = {
+    # Convolution in the signal-processing sense: the kernel flipped in both directions.
+    "flipped-kernel": (
+        "conv2d",
+        None,
+        '"ncijuv,fcuv->nfij", windows, w)',
+        '"ncijuv,fcuv->nfij", windows, w[:, :, ::-1, ::-1])',
+        {
+            part: "flip"
+            for part in (
+                "test_conv2d_example",
+                "test_conv2d_channels",
+                "test_conv2d_padding",
+                "test_conv2d_stride",
+                "test_conv2d_general",
+            )
+        },
+    ),
+    # The output size without its + 1: one window position short.
+    "output-size-without-plus-one": (
+        "conv_output_size",
+        None,
+        "// s + 1",
+        "// s",
+        {"test_conv_output_size": "(n - k + 2p) // s + 1"},
+    ),
+    # Padding counted on one side only in the output size: right for padding 0, one size short per P.
+    "padding-counted-once": (
+        "conv2d",
+        LOOP_CONV2D,
+        "+ 2 * padding - k",
+        "+ padding - k",
+        {"test_conv2d_padding": "2P", "test_conv2d_general": "2P"},
+    ),
+    # The window positions divided by the stride: right for stride 1, often one short for larger strides.
+    "stride-positions-off-by-one": (
+        "conv2d",
+        LOOP_CONV2D,
+        ") // stride + 1",
+        " + 1) // stride",
+        {"test_conv2d_stride": "every S-th", "test_conv2d_general": "// S + 1"},
+    ),
+    # Pooling windows that overlap by default: stride=None taken as 1 instead of k.
+    "pool-stride-default-1": (
+        "maxpool2d",
+        None,
+        "stride = k if stride is None",
+        "stride = 1 if stride is None",
+        {"test_maxpool_default_stride": "stride=None means stride = k"},
+    ),
+}
+
+
+def answer_cells(notebook: nbformat.NotebookNode) -> dict:
+    return {nbgrader_meta(c).get("grade_id"): c for c in notebook.cells if nbgrader_meta(c).get("solution")}
+
+
+def hand_in(replacements: dict[str, str]) -> nbformat.NotebookNode:
+    """The source notebook with the answer cells named in `replacements` (grade_id -> code) replaced."""
+    notebook = nbformat.read(SOURCE, as_version=4)
+    answers = answer_cells(notebook)
+    for grade_id, code in replacements.items():
+        answers[grade_id].source = code.strip("\n")
+    return notebook
+
+
+def with_mistake(grade_id: str, start: str | None, old: str, new: str) -> nbformat.NotebookNode:
+    code = answer_cells(nbformat.read(SOURCE, as_version=4))[grade_id].source if start is None else start
+    assert old in code, f"the mistake's anchor {old!r} is not in the {grade_id} code"
+    return hand_in({grade_id: code.replace(old, new)})
+
+
+def test_alternative_answers_cover_every_answer_cell():
+    assert set(ALTERNATIVE) == set(answer_cells(nbformat.read(SOURCE, as_version=4)))
+
+
+def test_libraries_of_the_hidden_tests_are_imported_before_the_first_answer():
+    """The grader restores the modules loaded before the first answer: are the tests' libraries among them?"""
+    notebook = nbformat.read(SOURCE, as_version=4)
+    first_answer = next(i for i, c in enumerate(notebook.cells) if nbgrader_meta(c).get("solution"))
+    given = "\n".join(c.source for c in notebook.cells[:first_answer] if c.cell_type == "code")
+    for line in (
+        "import torch",
+        "import torch.nn.functional as F",
+        "from hypothesis import given, settings",
+        "from sklearn.datasets import load_digits",
+        "from torch.utils.data import DataLoader, TensorDataset",
+    ):
+        assert line in given, f"{line!r} should be in a given cell before the first answer"
+    assert re.search(r"def fit\(", given) and re.search(r"def load_split\(", given)
+
+
+def test_chapter_asserts_its_pinned_facts():
+    """Does chapter 6 still assert the lecture's worked example and its network's parameter counts?"""
+    code = "\n".join(c.source for c in nbformat.read(CHAPTER, as_version=4).cells if c.cell_type == "code")
+    assert re.search(r"assert .*\[\[19, 25\], \[37, 43\]\]", code)
+    assert re.search(r"assert count_parameters\(lecture_cnn\) == 34826", code)
+    assert re.search(r"assert count_parameters\(lecture_fc\) == 242762", code)
+    assert re.search(r"REPORTED_MNIST = \{.*97\.87.*98\.82", code, re.DOTALL)
+
+
+@pytest.mark.slow
+def test_grading_rewards_any_correct_style_and_names_each_mistake(course, make_class, tmp_path):
+    hand_ins = {"solution": nbformat.read(SOURCE, as_version=4), "alternative": hand_in(ALTERNATIVE)}
+    for name, (grade_id, start, old, new, _) in MISTAKES.items():
+        hand_ins[name] = with_mistake(grade_id, start, old, new)
+    grades = {
+        g.student_id: g
+        for g in grade_assignment(course, "cnn", make_class(hand_ins, NOTEBOOK), tmp_path / "out")
+    }
+
+    for name in ("solution", "alternative"):
+        grade = grades[name]
+        assert grade.status == "graded", grade.message
+        assert grade.score == grade.max_score, [(p.grade_id, p.message) for p in grade.parts if p.message]
+    for name, (*_, lost) in MISTAKES.items():
+        grade = grades[name]
+        assert grade.status == "graded", f"{name}: {grade.message}"
+        failed = {p.grade_id: p.message for p in grade.parts if p.points < p.max_points}
+        assert set(failed) == set(lost), f"{name} lost {sorted(failed)}, expected {sorted(lost)}: {failed}"
+        for part, phrase in lost.items():
+            assert phrase in failed[part], (
+                f"{name}: the feedback of {part} should say {phrase!r}: {failed[part]}"
+            )
