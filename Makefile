@@ -8,15 +8,19 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_OUT := _build/grades/warmup
 
-.PHONY: demo test install site release grade-demo lint clean sandbox-deps browser-deps
+.PHONY: demo test install site release grade-demo lint clean sandbox-deps browser-deps postgres-deps
 
 # Debian packages, installed only when missing: bubblewrap (the grading sandbox) for grading,
-# chromium for the browser tests.
+# chromium for the browser tests, PostgreSQL for the gradebook tests.
 APT := $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get
 sandbox-deps:
 	@command -v bwrap >/dev/null || { $(APT) update -qq && $(APT) install -y -qq bubblewrap; }
 browser-deps:
 	@command -v chromium >/dev/null || { $(APT) update -qq && $(APT) install -y -qq chromium; }
+# PostgreSQL for the gradebook tests: the tests start their own server on loopback.
+postgres-deps:
+	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+		|| { $(APT) update -qq && $(APT) install -y -qq postgresql; }
 
 demo: site release grade-demo
 	@echo
@@ -60,7 +64,7 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: install node_modules/.vendored sandbox-deps browser-deps lint
+test: install node_modules/.vendored sandbox-deps browser-deps postgres-deps lint
 	$(BIN)/python -m pytest
 
 clean:

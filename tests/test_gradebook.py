@@ -1,0 +1,66 @@
+"""Does the gradebook keep whole grades, in SQLite and in a real PostgreSQL server?"""
+
+import pytest
+from conftest import REPO
+from postgres import postgres_server
+
+from autograder.course import CourseError
+from autograder.grade import grade_assignment
+from autograder.gradebook import Gradebook, sqlite_url
+from autograder.model import NotebookGrade, PartResult
+
+DEMO = REPO / "demo" / "warmup"
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        return sqlite_url(tmp_path / "grades.sqlite")
+    return request.getfixturevalue("postgres_url")
+
+
+def a_grade(score: float, student: str = "s1") -> NotebookGrade:
+    return NotebookGrade(
+        student_id=student,
+        assignment="warmup",
+        notebook="warmup.ipynb",
+        status="graded",
+        max_score=7.0,
+        parts=[
+            PartResult("test_relu", score, 2.0, "" if score == 2 else "wrong"),
+            PartResult("test_dense", 0.0, 5.0, "no"),
+        ],
+        repairs=["answer cell 'relu' had lost its nbgrader id"],
+        digest="abc",
+        seconds=1.5,
+    )
+
+
+def test_a_grade_comes_back_as_it_was_stored_and_a_new_one_replaces_it(database_url):
+    gradebook = Gradebook(database_url)
+    gradebook.put(a_grade(1.0, "replaced"))
+    gradebook.put(a_grade(2.0, "replaced"))
+    stored = gradebook.get("warmup", "replaced", "warmup.ipynb")
+    gradebook.close()
+    assert stored == a_grade(2.0, "replaced")
+    assert stored.score == 2.0
+
+
+def test_an_unreachable_database_is_one_clear_error():
+    with pytest.raises(CourseError, match="cannot open the gradebook"):
+        Gradebook("postgresql+psycopg://nobody@127.0.0.1:1/none")
+
+
+@pytest.mark.slow
+def test_grading_into_postgresql_gives_the_expected_grades(course, postgres_url, tmp_path):
+    grades = grade_assignment(course, "warmup", DEMO, tmp_path / "out", db_url=postgres_url)
+    gradebook = Gradebook(postgres_url)
+    stored = {g.student_id: gradebook.get("warmup", g.student_id, g.notebook).score for g in grades}
+    gradebook.close()
+    assert stored == {"s230001": 7, "s230002": 2, "s230003": 5, "s230004": 7, "s230005": 0, "s230006": 2}
