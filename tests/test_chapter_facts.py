@@ -8,24 +8,18 @@ come from the course map (shared/COURSE-MAP.md, "facts a test should pin").
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import html
-import http.server
 import json
 import re
-import subprocess
 import sys
-import threading
-import time
-import urllib.request
 from pathlib import Path
 
 import nbformat
 import pytest
 
 # Browser helpers of the book tests (tests/ is on sys.path: pytest's default "prepend" import mode).
-from test_book import CHROMIUM, CHROMIUM_FLAGS, WIDGET_STATE, _DevTools, _QuietHandler
+from browser import SHOWN_FRAMES, browse
+from test_book import WIDGET_STATE
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
@@ -135,53 +129,14 @@ def test_gradient_descent_page_embeds_the_learning_rate_momentum_grid(site: Path
 
 @pytest.mark.slow
 @pytest.mark.browser
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
 def test_both_sliders_switch_the_descent_frame_in_browser(site: Path, tmp_path: Path) -> None:
     """With no kernel, do the learning-rate and momentum sliders each change the shown run?"""
-    handler = functools.partial(_QuietHandler, directory=str(site))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    port = 9800 + server.server_address[1] % 500
-    chromium = subprocess.Popen(
-        [CHROMIUM, *CHROMIUM_FLAGS, f"--remote-debugging-port={port}",
-         f"--user-data-dir={tmp_path}", "about:blank"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        targets = None
-        for _ in range(100):
-            with contextlib.suppress(OSError):
-                targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json"))
-                break
-            time.sleep(0.1)
-        assert targets, "Chromium did not open its DevTools port"
-        page = next(t for t in targets if t["type"] == "page")
-        browser = _DevTools(page["webSocketDebuggerUrl"])
-        for domain in ("Page", "Runtime"):
-            browser.call(f"{domain}.enable")
-        host = f"127.0.0.1:{server.server_address[1]}"
-        browser.call("Page.navigate", url=f"http://{host}/book/03_gradient_descent.html")
+    with browse(site, tmp_path) as (browser, base):
+        browser.call("Page.navigate", url=f"{base}/book/03_gradient_descent.html")
         browser.wait(6)
-
-        shown = """[...document.querySelectorAll('.jupyter-widgets img')]
-            .filter(img => img.offsetParent !== null).map(img => img.alt).join(' | ')"""
-
-        def press_right(handle: int, times: int) -> None:
-            assert browser.evaluate(f"document.querySelectorAll('.noUi-handle')[{handle}].focus(); true")
-            for _ in range(times):
-                for kind in ("rawKeyDown", "keyUp"):
-                    browser.call("Input.dispatchKeyEvent", type=kind, key="ArrowRight",
-                                 code="ArrowRight", windowsVirtualKeyCode=39)  # fmt: skip
-            browser.wait(1)
-
-        assert "learning rate 0.0001 and momentum 0.0," in browser.evaluate(shown)
-        press_right(1, 2)  # momentum 0 -> 0.5 -> 0.9
-        assert "learning rate 0.0001 and momentum 0.9," in browser.evaluate(shown)
-        press_right(0, 4)  # learning rate to the last, 0.0027
-        frame = browser.evaluate(shown)
+        assert "learning rate 0.0001 and momentum 0.0," in browser.evaluate(SHOWN_FRAMES)
+        browser.press_right(1, 2)  # momentum 0 -> 0.5 -> 0.9
+        assert "learning rate 0.0001 and momentum 0.9," in browser.evaluate(SHOWN_FRAMES)
+        browser.press_right(0, 4)  # learning rate to the last, 0.0027
+        frame = browser.evaluate(SHOWN_FRAMES)
         assert "learning rate 0.0027 and momentum 0.9," in frame and " | " not in frame
-    finally:
-        chromium.terminate()
-        chromium.wait(10)
-        server.shutdown()
