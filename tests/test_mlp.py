@@ -1,0 +1,271 @@
+"""Does grading of the mlp assignment tell a correct hand-in from a wrong one, however it is written?
+
+Each hand-in below is the source notebook with some answer cells replaced: an alternative correct
+implementation written in another style must score full marks, and each typical mistake must lose
+exactly the parts that test what it breaks, with feedback that names the problem. The hidden tests
+find the training-loop mistakes by what the code does (steps counted, gradients compared at every
+step, the model's mode and autograd noted at every forward pass, the images that reach the model),
+so the mistakes here are real edits of a working solution, not strings the tests search for. All
+hand-ins are graded in one batch, as a teacher would grade a class.
+"""
+
+import nbformat
+import pytest
+from conftest import REPO
+
+from autograder.grade import grade_assignment
+from autograder.match import nbgrader_meta
+
+SOURCE = REPO / "source_notebooks" / "mlp" / "mlp.ipynb"
+NOTEBOOK = "mlp.ipynb"
+
+# An alternative correct solution: softmax through a shared log-sum-exp, gradients with einsum and
+# masks kept from the pre-activations, parameters replaced instead of updated in place, a custom
+# nn.Module with a ModuleList, zero_grad after the step instead of before, an unweighted mean of the
+# batch losses for training, torch.inference_mode instead of no_grad, and early stopping counted
+# from the best epoch with the weights cloned tensor by tensor.
+ALTERNATIVE = {
+    "softmax_ce": """
+def logsumexp(z):
+    m = np.max(z, axis=-1, keepdims=True)
+    return m + np.log(np.sum(np.exp(z - m), axis=-1, keepdims=True))
+
+
+def softmax(z):
+    z = np.array(z, dtype=np.float64)
+    return np.exp(z - logsumexp(z))
+
+
+def cross_entropy(logits, y):
+    logits = np.array(logits, dtype=np.float64)
+    picked = np.take_along_axis(logits, np.asarray(y)[:, None], axis=1)
+    return float(np.mean(logsumexp(logits) - picked))
+
+
+def cross_entropy_grad(logits, y):
+    logits = np.asarray(logits, dtype=np.float64)
+    return (softmax(logits) - np.eye(logits.shape[1])[y]) / logits.shape[0]
+""",
+    "numpy_mlp": """
+class NumpyMLP:
+    def __init__(self, sizes, seed=0):
+        rng = np.random.default_rng(seed)
+        self.params = {}
+        for k, (a, b) in enumerate(zip(sizes, sizes[1:]), start=1):
+            self.params["W%d" % k] = rng.standard_normal((a, b)) * np.sqrt(2 / a)
+            self.params["b%d" % k] = np.zeros(b)
+        self.depth = len(sizes) - 1
+
+    def forward(self, X):
+        self.cache = []
+        a = np.asarray(X, dtype=np.float64)
+        for k in range(1, self.depth + 1):
+            z = a @ self.params["W%d" % k] + self.params["b%d" % k]
+            self.cache.append((a, z))
+            a = np.where(z > 0, z, 0.0) if k < self.depth else z
+        return a
+
+    def backward(self, dlogits):
+        self.grads = {}
+        delta = np.asarray(dlogits, dtype=np.float64)
+        for k in reversed(range(1, self.depth + 1)):
+            a, _ = self.cache[k - 1]
+            self.grads["W%d" % k] = np.einsum("ni,nj->ij", a, delta)
+            self.grads["b%d" % k] = delta.sum(0)
+            if k > 1:
+                _, z_below = self.cache[k - 2]
+                delta = (delta @ self.params["W%d" % k].T) * (z_below > 0)
+        return self.grads
+
+    def step(self, lr):
+        for name, g in self.grads.items():
+            self.params[name] = self.params[name] - lr * g
+""",
+    "make_mlp": """
+class MLP(nn.Module):
+    def __init__(self, sizes):
+        super().__init__()
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes, sizes[1:]))
+
+    def forward(self, x):
+        for i, layer in enumerate(self.layers):
+            x = layer(x)
+            if i < len(self.layers) - 1:
+                x = F.relu(x)
+        return x
+
+
+def make_mlp(sizes):
+    return MLP(sizes)
+""",
+    "train_evaluate": """
+def train_one_epoch(model, loader, optimizer, loss_fn, device):
+    model.train()
+    losses = []
+    for x, y in loader:
+        out = model(x.to(device))
+        loss = loss_fn(out, y.to(device))
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+    return float(np.mean(losses))
+
+
+def evaluate(model, loader, loss_fn, device):
+    model.eval()
+    summed, hits, n = 0.0, 0.0, 0
+    with torch.inference_mode():
+        for x, y in loader:
+            x, y = x.to(device), y.to(device)
+            logits = model(x)
+            summed += loss_fn(logits, y).item() * y.numel()
+            hits += (logits.argmax(-1) == y).float().sum().item()
+            n += y.numel()
+    return summed / n, hits / n
+""",
+    "fit": """
+def fit(model, train_loader, val_loader, epochs, lr, patience, device):
+    model = model.to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    criterion = nn.CrossEntropyLoss()
+    rows, best_epoch, best_weights = [], None, None
+    for epoch in range(epochs):
+        train_loss = train_one_epoch(model, train_loader, opt, criterion, device)
+        rows.append((train_loss, *evaluate(model, val_loader, criterion, device)))
+        if best_epoch is None or rows[-1][1] < rows[best_epoch][1]:
+            best_epoch = epoch
+            best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        elif epoch - best_epoch >= patience:
+            break
+    if best_weights is not None:
+        model.load_state_dict(best_weights)
+    train_losses, val_losses, val_accuracies = (list(column) for column in zip(*rows))
+    return {"train_loss": train_losses, "val_loss": val_losses, "val_accuracy": val_accuracies}
+""",
+}
+
+TEST_DATA_IN_FIT = """history["val_accuracy"].append(val_accuracy)
+        history.setdefault("test_accuracy", []).append(evaluate(model, test_loader, loss_fn, device)[1])"""
+
+# Each mistake: the answer cell it edits, the text it replaces and by what, the parts it must lose,
+# and a phrase the feedback of each lost part must contain.
+MISTAKES = {
+    # exp of large logits overflows: inf / inf is nan.
+    "unstable-softmax": (
+        "softmax_ce",
+        "np.exp(z - z.max(axis=1, keepdims=True))",
+        "np.exp(z)",
+        {"test_softmax": "subtract each row's maximum"},
+    ),
+    # backward() adds to .grad: without zero_grad every step uses the sum of all earlier gradients.
+    # The trained network is then worse too (92 % to 95 % on the test set over 12 seeds, against
+    # 96.7 % to 97.8 % over 20 seeds for a correct loop), below the 95 % of the accuracy part.
+    "no-zero-grad": (
+        "train_evaluate",
+        "        optimizer.zero_grad()\n",
+        "",
+        {"test_train_one_epoch": "zero_grad", "test_accuracy": "zero_grad"},
+    ),
+    # After evaluate() the model stays in evaluation mode for every later epoch.
+    "no-train-mode": (
+        "train_evaluate",
+        "    model.train()\n",
+        "",
+        {"test_train_one_epoch": "model.train()"},
+    ),
+    "no-eval-mode": ("train_evaluate", "    model.eval()\n", "", {"test_evaluate": "model.eval()"}),
+    "no-no-grad": (
+        "train_evaluate",
+        "with torch.no_grad():",
+        "if True:",
+        {"test_evaluate": "torch.no_grad()"},
+    ),
+    # Training ends with the weights of the last epoch, `patience` epochs past the best one.
+    "no-restore": (
+        "fit",
+        "    model.load_state_dict(best_state)\n",
+        "",
+        {"test_fit": "restore the best weights"},
+    ),
+    # state_dict() without a copy holds the live tensors: the "best" weights follow the training.
+    "state-dict-not-copied": (
+        "fit",
+        "val_loss, copy.deepcopy(model.state_dict()), 0",
+        "val_loss, model.state_dict(), 0",
+        {"test_fit": "restore the best weights"},
+    ),
+    # The test set used during training (here to log its accuracy every epoch).
+    "test-data-in-fit": (
+        "fit",
+        'history["val_accuracy"].append(val_accuracy)',
+        TEST_DATA_IN_FIT,
+        {"test_fit": "test set"},
+    ),
+}
+
+
+def hand_in(replacements: dict[str, str]) -> nbformat.NotebookNode:
+    """The source notebook with the answer cells named in `replacements` (grade_id -> code) replaced."""
+    notebook = nbformat.read(SOURCE, as_version=4)
+    answers = {
+        nbgrader_meta(c).get("grade_id"): c for c in notebook.cells if nbgrader_meta(c).get("solution")
+    }
+    for grade_id, code in replacements.items():
+        answers[grade_id].source = code.strip("\n")
+    return notebook
+
+
+def with_mistake(grade_id: str, old: str, new: str) -> nbformat.NotebookNode:
+    notebook = nbformat.read(SOURCE, as_version=4)
+    [cell] = [c for c in notebook.cells if nbgrader_meta(c).get("grade_id") == grade_id]
+    assert cell.source.count(old) == 1, f"the mistake's anchor {old!r} is not once in the {grade_id} cell"
+    return hand_in({grade_id: cell.source.replace(old, new)})
+
+
+def test_alternative_answers_cover_every_answer_cell():
+    notebook = nbformat.read(SOURCE, as_version=4)
+    answers = {nbgrader_meta(c)["grade_id"] for c in notebook.cells if nbgrader_meta(c).get("solution")}
+    assert set(ALTERNATIVE) == answers
+
+
+def test_the_libraries_of_the_hidden_tests_load_before_the_first_answer():
+    """Are torch, sklearn and hypothesis imported by given cells, before the guard's snapshot?"""
+    notebook = nbformat.read(SOURCE, as_version=4)
+    first_answer = next(i for i, c in enumerate(notebook.cells) if nbgrader_meta(c).get("solution"))
+    given = "\n".join(c.source for c in notebook.cells[:first_answer] if c.cell_type == "code")
+    for statement in (
+        "import torch\n",
+        "import torch.nn.functional as F",
+        "from torch import nn",
+        "from torch.utils.data import DataLoader, TensorDataset",
+        "from sklearn.datasets import load_digits",
+        "from hypothesis.extra import numpy as hnp",
+    ):
+        assert statement in given, f"{statement!r} should be in a given cell before the first answer"
+    assert "USE_MNIST = False" in given, "the MNIST switch must be off in the notebook that is graded"
+
+
+@pytest.mark.slow
+def test_grading_rewards_any_correct_style_and_names_each_mistake(course, make_class, tmp_path):
+    hand_ins = {"solution": nbformat.read(SOURCE, as_version=4), "alternative": hand_in(ALTERNATIVE)}
+    for name, (grade_id, old, new, _) in MISTAKES.items():
+        hand_ins[name] = with_mistake(grade_id, old, new)
+    grades = {
+        g.student_id: g
+        for g in grade_assignment(course, "mlp", make_class(hand_ins, NOTEBOOK), tmp_path / "out")
+    }
+
+    for name in ("solution", "alternative"):
+        grade = grades[name]
+        assert grade.status == "graded", grade.message
+        assert grade.score == grade.max_score, [(p.grade_id, p.message) for p in grade.parts if p.message]
+    for name, (_, _, _, lost) in MISTAKES.items():
+        grade = grades[name]
+        assert grade.status == "graded", f"{name}: {grade.message}"
+        failed = {p.grade_id: p.message for p in grade.parts if p.points < p.max_points}
+        assert set(failed) == set(lost), f"{name} lost {sorted(failed)}, expected {sorted(lost)}: {failed}"
+        for part, phrase in lost.items():
+            assert phrase in failed[part], (
+                f"{name}: the feedback of {part} should say {phrase!r}: {failed[part]}"
+            )
