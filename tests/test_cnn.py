@@ -12,9 +12,7 @@ import re
 import nbformat
 import pytest
 from conftest import REPO
-
-from autograder.grade import grade_assignment
-from autograder.match import nbgrader_meta
+from hand_ins import Mistake, check_grading
 
 SOURCE = REPO / "source_notebooks" / "cnn" / "cnn.ipynb"
 CHAPTER = REPO / "book" / "06_cnn.ipynb"
@@ -80,7 +78,7 @@ def count_parameters(model):
 # Each mistake: the answer cell it edits, the code it starts from (None: the source's solution), the
 # text it replaces (everywhere) and by what, the parts it must lose, and a phrase the feedback of
 # each lost part must contain.
-MISTAKES = {
+_EDITS = {
     # Convolution in the signal-processing sense: the kernel flipped in both directions.
     "flipped-kernel": (
         "conv2d",
@@ -132,44 +130,9 @@ MISTAKES = {
     ),
 }
 
-
-def answer_cells(notebook: nbformat.NotebookNode) -> dict:
-    return {nbgrader_meta(c).get("grade_id"): c for c in notebook.cells if nbgrader_meta(c).get("solution")}
-
-
-def hand_in(replacements: dict[str, str]) -> nbformat.NotebookNode:
-    """The source notebook with the answer cells named in `replacements` (grade_id -> code) replaced."""
-    notebook = nbformat.read(SOURCE, as_version=4)
-    answers = answer_cells(notebook)
-    for grade_id, code in replacements.items():
-        answers[grade_id].source = code.strip("\n")
-    return notebook
-
-
-def with_mistake(grade_id: str, start: str | None, old: str, new: str) -> nbformat.NotebookNode:
-    code = answer_cells(nbformat.read(SOURCE, as_version=4))[grade_id].source if start is None else start
-    assert old in code, f"the mistake's anchor {old!r} is not in the {grade_id} code"
-    return hand_in({grade_id: code.replace(old, new)})
-
-
-def test_alternative_answers_cover_every_answer_cell():
-    assert set(ALTERNATIVE) == set(answer_cells(nbformat.read(SOURCE, as_version=4)))
-
-
-def test_libraries_of_the_hidden_tests_are_imported_before_the_first_answer():
-    """The grader restores the modules loaded before the first answer: are the tests' libraries among them?"""
-    notebook = nbformat.read(SOURCE, as_version=4)
-    first_answer = next(i for i, c in enumerate(notebook.cells) if nbgrader_meta(c).get("solution"))
-    given = "\n".join(c.source for c in notebook.cells[:first_answer] if c.cell_type == "code")
-    for line in (
-        "import torch",
-        "import torch.nn.functional as F",
-        "from hypothesis import given, settings",
-        "from sklearn.datasets import load_digits",
-        "from torch.utils.data import DataLoader, TensorDataset",
-    ):
-        assert line in given, f"{line!r} should be in a given cell before the first answer"
-    assert re.search(r"def fit\(", given) and re.search(r"def load_split\(", given)
+MISTAKES = {
+    name: Mistake(answer, old, new, lost, start) for name, (answer, start, old, new, lost) in _EDITS.items()
+}
 
 
 def test_chapter_asserts_its_pinned_facts():
@@ -183,24 +146,4 @@ def test_chapter_asserts_its_pinned_facts():
 
 @pytest.mark.slow
 def test_grading_rewards_any_correct_style_and_names_each_mistake(course, make_class, tmp_path):
-    hand_ins = {"solution": nbformat.read(SOURCE, as_version=4), "alternative": hand_in(ALTERNATIVE)}
-    for name, (grade_id, start, old, new, _) in MISTAKES.items():
-        hand_ins[name] = with_mistake(grade_id, start, old, new)
-    grades = {
-        g.student_id: g
-        for g in grade_assignment(course, "cnn", make_class(hand_ins, NOTEBOOK), tmp_path / "out")
-    }
-
-    for name in ("solution", "alternative"):
-        grade = grades[name]
-        assert grade.status == "graded", grade.message
-        assert grade.score == grade.max_score, [(p.grade_id, p.message) for p in grade.parts if p.message]
-    for name, (*_, lost) in MISTAKES.items():
-        grade = grades[name]
-        assert grade.status == "graded", f"{name}: {grade.message}"
-        failed = {p.grade_id: p.message for p in grade.parts if p.points < p.max_points}
-        assert set(failed) == set(lost), f"{name} lost {sorted(failed)}, expected {sorted(lost)}: {failed}"
-        for part, phrase in lost.items():
-            assert phrase in failed[part], (
-                f"{name}: the feedback of {part} should say {phrase!r}: {failed[part]}"
-            )
+    check_grading(course, make_class, tmp_path / "out", "cnn", ALTERNATIVE, MISTAKES)

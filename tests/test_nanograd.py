@@ -6,12 +6,9 @@ exactly the parts that test what it breaks, with feedback that names the problem
 graded in one batch, as a teacher would grade a class.
 """
 
-import nbformat
 import pytest
 from conftest import REPO
-
-from autograder.grade import grade_assignment
-from autograder.match import nbgrader_meta
+from hand_ins import Mistake, check_grading
 
 SOURCE = REPO / "source_notebooks" / "nanograd" / "nanograd.ipynb"
 NOTEBOOK = "nanograd.ipynb"
@@ -214,11 +211,15 @@ BREADTH_FIRST = """flowing = {id(self): 1.0}
 # and a phrase the feedback of each lost part must contain.
 MISTAKES = {
     # The local derivative of tanh written with the input instead of the output.
-    "tanh-derivative": ("var", "1.0 - value**2", "1.0 - self.v**2", {"test_var_functions": "1 - tanh(x)**2"}),
+    "tanh-derivative": Mistake(
+        "var", "1.0 - value**2", "1.0 - self.v**2", {"test_var_functions": "1 - tanh(x)**2"}
+    ),
     # .grad overwritten by each backward pass instead of added to.
-    "grad-overwritten": ("var", "node.grad += g", "node.grad = g", {"test_backward_accumulates": "+="}),
+    "grad-overwritten": Mistake(
+        "var", "node.grad += g", "node.grad = g", {"test_backward_accumulates": "+="}
+    ),
     # A recursive depth-first search: right on small graphs, stops at the recursion limit on a deep one.
-    "recursive-topo-sort": (
+    "recursive-topo-sort": Mistake(
         "var",
         "order, seen, stack = [], set(), [(self, False)]",
         RECURSIVE_TOPO_SORT + "\n        stack = []",
@@ -227,16 +228,16 @@ MISTAKES = {
     # Breadth-first order instead of a topological one: a node reached early passes on an incomplete
     # gradient. Trees are right (the accumulation test), graphs that reuse nodes are not, and neither
     # is the gradient of a weight shared by all training samples, so training fails too.
-    "no-topological-order": (
+    "no-topological-order": Mistake(
         "var",
         "# Topological order, built with an explicit stack",
         BREADTH_FIRST + "\n        #",
         {"test_backward_graph": "reverse topological order", "test_train": "tests of part 1 pass"},
     ),
     # backward() adds to .grad, so without zero_grad every step uses the sum of all earlier gradients.
-    "no-zero-grad": ("train", "        zero_grad(params)\n", "", {"test_train": "zero_grad"}),
+    "no-zero-grad": Mistake("train", "        zero_grad(params)\n", "", {"test_train": "zero_grad"}),
     # Weights of standard deviation 1 whatever the fan-in.
-    "no-fan-in-scaling": (
+    "no-fan-in-scaling": Mistake(
         "dense_layer",
         "std = 1.0 / math.sqrt(n_in)",
         "std = 1.0",
@@ -245,50 +246,6 @@ MISTAKES = {
 }
 
 
-def hand_in(replacements: dict[str, str]) -> nbformat.NotebookNode:
-    """The source notebook with the answer cells named in `replacements` (grade_id -> code) replaced."""
-    notebook = nbformat.read(SOURCE, as_version=4)
-    answers = {
-        nbgrader_meta(c).get("grade_id"): c for c in notebook.cells if nbgrader_meta(c).get("solution")
-    }
-    for grade_id, code in replacements.items():
-        answers[grade_id].source = code.strip("\n")
-    return notebook
-
-
-def with_mistake(grade_id: str, old: str, new: str) -> nbformat.NotebookNode:
-    notebook = nbformat.read(SOURCE, as_version=4)
-    [cell] = [c for c in notebook.cells if nbgrader_meta(c).get("grade_id") == grade_id]
-    assert cell.source.count(old) == 1, f"the mistake's anchor {old!r} is not once in the {grade_id} cell"
-    return hand_in({grade_id: cell.source.replace(old, new)})
-
-
-def test_alternative_answers_cover_every_answer_cell():
-    notebook = nbformat.read(SOURCE, as_version=4)
-    answers = {nbgrader_meta(c)["grade_id"] for c in notebook.cells if nbgrader_meta(c).get("solution")}
-    assert set(ALTERNATIVE) == answers
-
-
 @pytest.mark.slow
 def test_grading_rewards_any_correct_style_and_names_each_mistake(course, make_class, tmp_path):
-    hand_ins = {"solution": nbformat.read(SOURCE, as_version=4), "alternative": hand_in(ALTERNATIVE)}
-    for name, (grade_id, old, new, _) in MISTAKES.items():
-        hand_ins[name] = with_mistake(grade_id, old, new)
-    grades = {
-        g.student_id: g
-        for g in grade_assignment(course, "nanograd", make_class(hand_ins, NOTEBOOK), tmp_path / "out")
-    }
-
-    for name in ("solution", "alternative"):
-        grade = grades[name]
-        assert grade.status == "graded", grade.message
-        assert grade.score == grade.max_score, [(p.grade_id, p.message) for p in grade.parts if p.message]
-    for name, (_, _, _, lost) in MISTAKES.items():
-        grade = grades[name]
-        assert grade.status == "graded", f"{name}: {grade.message}"
-        failed = {p.grade_id: p.message for p in grade.parts if p.points < p.max_points}
-        assert set(failed) == set(lost), f"{name} lost {sorted(failed)}, expected {sorted(lost)}: {failed}"
-        for part, phrase in lost.items():
-            assert phrase in failed[part], (
-                f"{name}: the feedback of {part} should say {phrase!r}: {failed[part]}"
-            )
+    check_grading(course, make_class, tmp_path / "out", "nanograd", ALTERNATIVE, MISTAKES)

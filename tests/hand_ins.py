@@ -1,0 +1,77 @@
+"""Hand-ins made from an assignment's source notebook, and the check each assignment's test makes.
+
+An assignment's test names an alternative correct solution (answer grade_id -> code) and typical
+mistakes (an edit of one answer cell, the parts it must lose, and a phrase the feedback of each lost
+part must contain); `check_grading` grades them all in one batch, as a teacher grades a class.
+"""
+
+from pathlib import Path
+from typing import NamedTuple
+
+import nbformat
+
+from autograder.grade import grade_assignment
+from autograder.match import is_answer, nbgrader_meta
+
+
+class Mistake(NamedTuple):
+    answer: str
+    """grade_id of the answer cell the mistake edits."""
+    old: str
+    new: str
+    lost: dict[str, str]
+    """Each part the mistake must lose -> a phrase its feedback must contain."""
+    start: str | None = None
+    """Code to make the edit in instead of the source's solution (a loop-based variant, say)."""
+
+
+def answer_cells(notebook: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNode]:
+    return {nbgrader_meta(c)["grade_id"]: c for c in notebook.cells if is_answer(c)}
+
+
+def with_answers(source: Path, replacements: dict[str, str]) -> nbformat.NotebookNode:
+    """The source notebook with the answer cells named in `replacements` (grade_id -> code) replaced."""
+    notebook = nbformat.read(source, as_version=4)
+    answers = answer_cells(notebook)
+    for grade_id, code in replacements.items():
+        answers[grade_id].source = code.strip("\n")
+    return notebook
+
+
+def with_mistake(source: Path, mistake: Mistake) -> nbformat.NotebookNode:
+    code = mistake.start or answer_cells(nbformat.read(source, as_version=4))[mistake.answer].source
+    assert mistake.old in code, f"the mistake's anchor {mistake.old!r} is not in the {mistake.answer} code"
+    return with_answers(source, {mistake.answer: code.replace(mistake.old, mistake.new)})
+
+
+def check_grading(course, make_class, out: Path, assignment: str, alternative: dict, mistakes: dict) -> None:
+    """The solution and the alternative score full marks; each mistake loses exactly its parts."""
+    [notebook] = course.notebook_names(assignment)
+    source = course.source_root / assignment / notebook
+    assert set(alternative) == set(answer_cells(nbformat.read(source, as_version=4))), (
+        "alternative is incomplete"
+    )
+    hand_ins = {
+        "solution": nbformat.read(source, as_version=4),
+        "alternative": with_answers(source, alternative),
+    }
+    hand_ins |= {name: with_mistake(source, mistake) for name, mistake in mistakes.items()}
+    grades = {
+        g.student_id: g for g in grade_assignment(course, assignment, make_class(hand_ins, notebook), out)
+    }
+
+    for name in ("solution", "alternative"):
+        grade = grades[name]
+        assert grade.status == "graded", grade.message
+        assert grade.score == grade.max_score, [(p.grade_id, p.message) for p in grade.parts if p.message]
+    for name, mistake in mistakes.items():
+        grade = grades[name]
+        assert grade.status == "graded", f"{name}: {grade.message}"
+        failed = {p.grade_id: p.message for p in grade.parts if p.points < p.max_points}
+        assert set(failed) == set(mistake.lost), (
+            f"{name} lost {sorted(failed)}, expected {sorted(mistake.lost)}"
+        )
+        for part, phrase in mistake.lost.items():
+            assert phrase in failed[part], (
+                f"{name}: the feedback of {part} should say {phrase!r}: {failed[part]}"
+            )
