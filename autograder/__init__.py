@@ -6,10 +6,13 @@ The package is a pipeline of small steps, one module each:
 - `release`: source notebooks (with solutions and hidden tests) -> student notebooks.
 - `submissions`: find and read what students handed in.
 - `match`: find each answer in a student's notebook, even when its metadata was stripped.
+- `guard`: keep the tests' libraries and helpers out of the student code's reach.
+- `sandbox`: the bubblewrap jail and resource limits a student's kernel runs in.
 - `execute`: run the rebuilt notebook in a fresh kernel.
 - `score`: turn executed test cells into points.
 - `gradebook`: keep every grade in SQLite (or any SQLAlchemy database).
-- `feedback` and `export`: the pages and the CSV a teacher hands out.
+- `feedback`, `export` and `report`: the pages and the CSV a teacher hands out, and the teacher's report.
+- `parallel`: run the grading on Dask workers.
 - `grade`: the pipeline that strings those steps together; `cli` is a thin layer over it.
 """
 

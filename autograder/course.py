@@ -28,7 +28,7 @@ class Course:
         """Names of all assignments that have a source folder, sorted."""
         if not self.source_root.is_dir():
             return []
-        return sorted(p.name for p in self.source_root.iterdir() if p.is_dir() and _visible(p))
+        return sorted(p.name for p in self.source_root.iterdir() if p.is_dir() and is_visible(p))
 
     def require(self, assignment: str) -> str:
         """Return `assignment` if the course has it; raise CourseError naming the known ones if not."""
@@ -46,7 +46,7 @@ class Course:
         return sorted(
             p.relative_to(folder)
             for p in folder.rglob("*")
-            if p.is_file() and all(_visible(part) for part in p.relative_to(folder).parts)
+            if p.is_file() and all(is_visible(part) for part in p.relative_to(folder).parts)
         )
 
     def notebook_names(self, assignment: str) -> list[str]:
@@ -54,7 +54,7 @@ class Course:
         return [str(p) for p in self.source_files(assignment) if p.suffix == ".ipynb"]
 
 
-def _visible(path: Path | str) -> bool:
+def is_visible(path: Path | str) -> bool:
     """False for checkpoints, caches and hidden files, which are never released or graded."""
     name = Path(path).name
     return not (name.startswith(".") or name == "__pycache__")

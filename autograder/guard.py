@@ -19,6 +19,8 @@ should also check values that only a working answer produces.
 import nbformat
 from nbformat import NotebookNode
 
+from autograder.match import is_answer, is_test
+
 _SNAPSHOT = """\
 def _autograder_snapshot():
     import sys, types
@@ -67,8 +69,6 @@ _RESTORE = '__import__("sys").modules["_autograder_guard"].restore()'
 
 def add_guards(notebook: NotebookNode) -> NotebookNode:
     """Insert the snapshot cell before the student's first cell and a restore cell before each test."""
-    from autograder.match import is_answer, is_test  # match imports nothing from here
-
     cells = []
     snapshot_placed = False
     for cell in notebook.cells:

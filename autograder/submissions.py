@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-from autograder.course import CourseError, _visible
+from autograder.course import CourseError, is_visible
 
 
 @dataclass(frozen=True)
@@ -40,10 +40,10 @@ def find_submissions(folder: Path, notebook_names: list[str]) -> list[Submission
     """
     if not folder.is_dir():
         raise CourseError(f"submissions folder {folder} does not exist or is not a folder")
-    students = sorted(p for p in folder.iterdir() if p.is_dir() and _visible(p))
+    students = sorted(p for p in folder.iterdir() if p.is_dir() and is_visible(p))
     found = []
     for student in students:
-        files = sorted(p for p in student.iterdir() if p.is_file() and _visible(p))
+        files = sorted(p for p in student.iterdir() if p.is_file() and is_visible(p))
         spare = [p for p in files if p.suffix == ".ipynb" and p.name not in notebook_names]
         absent = [name for name in notebook_names if not (student / name).is_file()]
         for name in notebook_names:
