@@ -105,14 +105,7 @@ def frames_slider(
 
     frames = [ipywidgets.HTML(png_html(figure_to_png(draw(v)), alt(v))) for v in values]
     stack = ipywidgets.Stack(frames, selected_index=0)
-    slider = ipywidgets.SelectionSlider(
-        options=labels,
-        index=0,
-        description=description,
-        continuous_update=True,
-        style={"description_width": "initial"},
-        layout=ipywidgets.Layout(width="min(100%, 32em)"),
-    )
+    slider = _slider(labels, description)
     # jslink, not observe: the link lives in the browser, so it needs no kernel.
     ipywidgets.jslink((slider, "index"), (stack, "selected_index"))
     return ipywidgets.VBox([slider, stack])
@@ -148,18 +141,8 @@ def frames_grid(
     if len(row_labels) != len(rows) or len(column_labels) != len(columns):
         raise ValueError("need one label per row and one per column")
 
-    def slider(labels: list[str], description: str) -> ipywidgets.SelectionSlider:
-        return ipywidgets.SelectionSlider(
-            options=labels,
-            index=0,
-            description=description,
-            continuous_update=True,
-            style={"description_width": "initial"},
-            layout=ipywidgets.Layout(width="min(100%, 32em)"),
-        )
-
-    row_slider = slider(row_labels, descriptions[0])
-    column_slider = slider(column_labels, descriptions[1])
+    row_slider = _slider(row_labels, descriptions[0])
+    column_slider = _slider(column_labels, descriptions[1])
     inner = []
     for r in rows:
         frames = [ipywidgets.HTML(png_html(figure_to_png(draw(r, c)), alt(r, c))) for c in columns]
@@ -169,3 +152,15 @@ def frames_grid(
     outer = ipywidgets.Stack(inner, selected_index=0)
     ipywidgets.jslink((row_slider, "index"), (outer, "selected_index"))
     return ipywidgets.VBox([row_slider, column_slider, outer])
+
+
+def _slider(labels: list[str], description: str) -> ipywidgets.SelectionSlider:
+    """The course's slider: one position per label, as wide as the text column."""
+    return ipywidgets.SelectionSlider(
+        options=labels,
+        index=0,
+        description=description,
+        continuous_update=True,
+        style={"description_width": "initial"},
+        layout=ipywidgets.Layout(width="min(100%, 32em)"),
+    )

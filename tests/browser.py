@@ -65,6 +65,11 @@ class DevTools:
                 self.events.append(json.loads(self.socket.recv()))
         self.socket.settimeout(30)
 
+    def open(self, url: str, settle: float = 6) -> None:
+        """Load `url` and give its scripts `settle` seconds to render the widgets and the math."""
+        self.call("Page.navigate", url=url)
+        self.wait(settle)
+
     def evaluate(self, expression: str):
         result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
         return result.get("result", {}).get("value")

@@ -69,3 +69,25 @@ def site(tmp_path_factory) -> Path:
     )
     assert result.returncode == 0, f"build failed:\n{result.stdout[-6000:]}\n{result.stderr[-6000:]}"
     return out / "_build" / "html"
+
+
+@pytest.fixture(scope="session")
+def plt():
+    """matplotlib's pyplot, drawing off-screen."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot
+
+    return matplotlib.pyplot
+
+
+@pytest.fixture(scope="session")
+def widgets(plt):
+    """The book's widget helpers (book/widgets.py), imported as the chapters import them."""
+    sys.path.insert(0, str(REPO / "book"))
+    try:
+        import widgets
+    finally:
+        sys.path.remove(str(REPO / "book"))
+    return widgets

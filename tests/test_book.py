@@ -145,18 +145,8 @@ def test_chapter_runs_under_nbval(notebook: Path, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
 
 
-def test_frames_slider_links_slider_to_frames() -> None:
+def test_frames_slider_links_slider_to_frames(widgets, plt) -> None:
     """Is the slider tied to the frames in the browser (jslink), so it works with no kernel?"""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    sys.path.insert(0, str(BOOK))
-    try:
-        import widgets
-    finally:
-        sys.path.remove(str(BOOK))
 
     def draw(k):
         fig, ax = plt.subplots(figsize=(1, 1))
@@ -178,8 +168,7 @@ def test_frames_slider_links_slider_to_frames() -> None:
 def test_slider_switches_frames_in_browser_with_no_other_hosts(site: Path, tmp_path: Path) -> None:
     """Does the slider show another precomputed frame, with no kernel and no request elsewhere?"""
     with browse(site, tmp_path) as (browser, base):
-        browser.call("Page.navigate", url=f"{base}/book/01_tensors.html")
-        browser.wait(6)
+        browser.open(f"{base}/book/01_tensors.html")
         assert "rotated by 0 degrees" in browser.evaluate(SHOWN_FRAMES)
         browser.press_right(0, 3)  # three steps of 30 degrees
         assert "rotated by 90 degrees" in browser.evaluate(SHOWN_FRAMES)
@@ -194,8 +183,7 @@ def test_slider_switches_frames_in_browser_with_no_other_hosts(site: Path, tmp_p
 def test_every_chapter_renders_its_widgets_and_math_offline(site: Path, tmp_path: Path, chapter: str) -> None:
     """In a real browser: no request elsewhere, every widget and formula rendered, a screenshot kept."""
     with browse(site, tmp_path / "profile") as (browser, base):
-        browser.call("Page.navigate", url=f"{base}/book/{chapter}.html")
-        browser.wait(6)
+        browser.open(f"{base}/book/{chapter}.html")
         views = browser.evaluate("document.querySelectorAll('.jupyter-widgets').length")
         placeholders = browser.evaluate(
             "document.querySelectorAll('script[type=\"application/vnd.jupyter.widget-view+json\"]').length"

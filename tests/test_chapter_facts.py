@@ -11,7 +11,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import sys
 from pathlib import Path
 
 import nbformat
@@ -55,18 +54,8 @@ def test_chapters_assert_their_pinned_facts() -> None:
     assert re.search(r"assert abs\(path\[-1\] - P_optimal\) < 1e-12", descent)
 
 
-def test_frames_grid_links_both_sliders_to_the_frames() -> None:
+def test_frames_grid_links_both_sliders_to_the_frames(widgets, plt) -> None:
     """Does the 2-D chooser tie its row slider to the rows and its column slider to every row?"""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    sys.path.insert(0, str(BOOK))
-    try:
-        import widgets
-    finally:
-        sys.path.remove(str(BOOK))
 
     def draw(a, b):
         fig, ax = plt.subplots(figsize=(1, 1))
@@ -132,8 +121,7 @@ def test_gradient_descent_page_embeds_the_learning_rate_momentum_grid(site: Path
 def test_both_sliders_switch_the_descent_frame_in_browser(site: Path, tmp_path: Path) -> None:
     """With no kernel, do the learning-rate and momentum sliders each change the shown run?"""
     with browse(site, tmp_path) as (browser, base):
-        browser.call("Page.navigate", url=f"{base}/book/03_gradient_descent.html")
-        browser.wait(6)
+        browser.open(f"{base}/book/03_gradient_descent.html")
         assert "learning rate 0.0001 and momentum 0.0," in browser.evaluate(SHOWN_FRAMES)
         browser.press_right(1, 2)  # momentum 0 -> 0.5 -> 0.9
         assert "learning rate 0.0001 and momentum 0.9," in browser.evaluate(SHOWN_FRAMES)
