@@ -111,7 +111,7 @@ def grade_assignment(
     finally:
         gradebook.close()
     write_grades_csv(out_dir / "grades.csv", grades)
-    write_report(out_dir / "report.html", assignment, grades)
+    write_report(out_dir / "report.html", assignment, grades, sandboxed=settings.sandbox)
     return grades
 
 

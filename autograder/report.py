@@ -10,17 +10,21 @@ from pathlib import Path
 from autograder.feedback import STYLE
 from autograder.model import NotebookGrade
 
+UNSANDBOXED = "Graded without the sandbox: the students' code ran with the teacher's rights."
 
-def write_report(path: Path, assignment: str, grades: list[NotebookGrade]) -> None:
+
+def write_report(path: Path, assignment: str, grades: list[NotebookGrade], sandboxed: bool = True) -> None:
     """Write the report page of one assignment's grading run."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_report(assignment, grades), encoding="utf-8")
+    path.write_text(render_report(assignment, grades, sandboxed), encoding="utf-8")
 
 
-def render_report(assignment: str, grades: list[NotebookGrade]) -> str:
+def render_report(assignment: str, grades: list[NotebookGrade], sandboxed: bool = True) -> str:
     """The report page as an HTML string."""
     grades = sorted(grades, key=lambda g: (g.student_id, g.notebook))
     body = [f"<h1>{escape(assignment)}: grading report</h1>"]
+    if not sandboxed:
+        body.append(f"<p class='error'>{escape(UNSANDBOXED)}</p>")
     if grades:
         mean = sum(g.score for g in grades) / len(grades)
         body.append(

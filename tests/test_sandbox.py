@@ -100,5 +100,6 @@ def test_grading_refuses_without_a_sandbox_unless_told(course, make_class, tmp_p
             course, "warmup", submissions, tmp_path / "o", settings=GradingSettings(sandbox=False)
         )
         assert grade.score == 7.0
+        assert "Graded without the sandbox" in (tmp_path / "o" / "report.html").read_text()
     finally:
         sandbox._probe.cache_clear()
