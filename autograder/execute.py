@@ -71,6 +71,8 @@ class GradingClient(NotebookClient):
 
     max_output_bytes = Integer(10 * 1024**2).tag(config=True)
     interrupt_grace = Integer(10).tag(config=True)
+    _output_bytes = 0  # printed so far; one client runs one notebook
+    _output_capped = False
 
     async def _async_handle_timeout(self, timeout, cell=None):  # noqa: ANN001, ANN202 (nbclient's)
         # nbclient would wait for the interrupted cell for ever; move on if the kernel still answers,
@@ -93,10 +95,10 @@ class GradingClient(NotebookClient):
         return False
 
     def output(self, outs, msg, display_id, cell_index):  # noqa: ANN001, ANN201 (nbclient's signature)
-        self._output_bytes = getattr(self, "_output_bytes", 0) + len(str(msg["content"]))
+        self._output_bytes += len(str(msg["content"]))
         if self._output_bytes <= self.max_output_bytes or msg["msg_type"] == "error":
             return super().output(outs, msg, display_id, cell_index)
-        if not getattr(self, "_output_capped", False):
+        if not self._output_capped:
             self._output_capped = True
             limit = self.max_output_bytes // 1024**2
             outs.append(new_output("stream", name="stderr", text=f"[output past {limit} MB dropped]\n"))

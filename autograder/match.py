@@ -162,11 +162,9 @@ def _released_original(cell: NotebookNode, release_other: dict[str, NotebookNode
     by_id = release_other.get(nbgrader_meta(cell).get("grade_id"))
     if by_id is not None:
         return by_id
-    candidates = [c for c in release_other.values() if c.cell_type == "code"]
-    best = max(candidates, key=lambda c: likeness(cell.source, c.source), default=None)
-    if best is not None and likeness(cell.source, best.source) >= COPY_LIKENESS:
-        return best
-    return None
+    scored = [(likeness(cell.source, c.source), c) for c in release_other.values() if c.cell_type == "code"]
+    score, best = max(scored, key=lambda pair: pair[0], default=(0.0, None))
+    return best if score >= COPY_LIKENESS else None
 
 
 def rebuild_for_grading(source: NotebookNode, release: NotebookNode, matched: MatchedAnswers) -> NotebookNode:
