@@ -31,7 +31,19 @@ class NotebookGrade:
     digest: str = ""
     """Fingerprint of the submission and the assignment; an equal digest means the grade still holds."""
     seconds: float = 0.0
+    submitted_at: str = ""
+    """When the student handed the notebook in (ISO 8601 with time zone); empty when unknown."""
+    late_seconds: float = 0.0
+    """How long after the deadline it was handed in; 0 when on time or when there is no deadline."""
+    penalty: float = 0.0
+    """Points taken off for lateness (see `late`); the parts keep their own points."""
+
+    @property
+    def raw_score(self) -> float:
+        """The points the parts earned, before any late penalty."""
+        return sum(part.points for part in self.parts)
 
     @property
     def score(self) -> float:
-        return sum(part.points for part in self.parts)
+        """The points that count: the parts' points less the late penalty, never below 0."""
+        return max(0.0, self.raw_score - self.penalty)
