@@ -168,6 +168,9 @@ def test_frames_slider_links_slider_to_frames(widgets, plt) -> None:
 def test_slider_switches_frames_in_browser_with_no_other_hosts(site: Path, tmp_path: Path) -> None:
     """Does the slider show another precomputed frame, with no kernel and no request elsewhere?"""
     with browse(site, tmp_path) as (browser, base):
+        browser.open(f"{base}/index.html")  # the landing page, which forwards to the introduction
+        assert browser.evaluate("document.location.pathname") == "/book/intro.html"
+        assert browser.console_errors() == [], "JavaScript errors on the landing page"
         browser.open(f"{base}/book/01_tensors.html")
         assert "rotated by 0 degrees" in browser.evaluate(SHOWN_FRAMES)
         browser.press_right(0, 3)  # three steps of 30 degrees
@@ -193,5 +196,6 @@ def test_every_chapter_renders_its_widgets_and_math_offline(site: Path, tmp_path
         assert browser.evaluate("document.querySelectorAll('mjx-container').length") > 0, "no math rendered"
         elsewhere = [u for u in browser.requested_urls() if not u.startswith(("data:", f"{base}/"))]
         assert not elsewhere, f"requests to other hosts: {elsewhere}"
+        assert browser.console_errors() == [], f"{chapter}: JavaScript errors in the console"
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         browser.screenshot(SCREENSHOTS / f"{chapter}.png")
