@@ -14,6 +14,7 @@ The package is a pipeline of small steps, one module each:
 - `feedback`, `export` and `report`: the pages and the CSV a teacher hands out, and the teacher's report.
 - `parallel`: run the grading on Dask workers.
 - `grade`: the pipeline that strings those steps together; `cli` is a thin layer over it.
+- `mutate` and `check`: how strong an assignment's tests are, by grading mutants of its solution.
 """
 
 __version__ = "0.1.0"

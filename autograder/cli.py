@@ -1,4 +1,4 @@
-"""The `autograder` command: a thin layer over `release` and `grade`.
+"""The `autograder` command: a thin layer over `release`, `grade` and `check`.
 
 Every user error ends in one clear line and a non-zero exit, never in a traceback.
 """
@@ -10,11 +10,16 @@ from pathlib import Path
 
 import click
 
+from autograder.check import DEFAULT_THRESHOLD, CheckReport, MutantResult, check_assignment
 from autograder.config import GradingSettings
 from autograder.course import Course, CourseError
+from autograder.export import FORMATS, NO_ROSTER_NOTE, export_paths
 from autograder.grade import grade_assignment
+from autograder.lms import UNPACKED_DIR
 from autograder.model import NotebookGrade
+from autograder.mutate import equivalent_line
 from autograder.release import release, stale_releases
+from autograder.roster import read_roster
 
 _course_option = click.option(
     "--course",
@@ -87,6 +92,38 @@ def release_command(assignments: tuple[str, ...], check: bool, course_root: Path
     "--scheduler", help="Grade on an existing Dask cluster: its scheduler's address (tcp://host:8786)."
 )
 @click.option(
+    "--cluster",
+    type=click.Choice(["slurm", "lsf", "pbs"]),
+    help="Grade in batch jobs on this HPC system (dask-jobqueue); job settings from "
+    "~/.config/dask/jobqueue.yaml. Example: --cluster lsf --queue hpc --walltime 01:00 --jobs 8",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=GradingSettings.jobs,
+    show_default=True,
+    help="With --cluster: batch jobs to submit, one Dask worker each.",
+)
+@click.option("--queue", help="With --cluster: the jobs' queue [default: from jobqueue.yaml].")
+@click.option(
+    "--walltime", help="With --cluster: each job's time limit, e.g. 01:00 [default: from jobqueue.yaml]."
+)
+@click.option(
+    "--gpus",
+    type=click.IntRange(min=0),
+    default=GradingSettings.gpus,
+    show_default=True,
+    help="GPU notebooks (metadata autograder.gpu) graded at once, each on its own GPU; 0: on the CPU.",
+)
+@click.option(
+    "--format",
+    "formats",
+    type=click.Choice(FORMATS),
+    multiple=True,
+    help="Also write the grades as this LMS imports them (canvas.csv, moodle.csv); repeatable. "
+    "grades.csv and feedback.zip are always written.",
+)
+@click.option(
     "--unsafe-no-sandbox",
     is_flag=True,
     help="Run students' code without the bubblewrap sandbox, with your own rights (not recommended).",
@@ -101,18 +138,32 @@ def grade_command(
     cell_timeout: float,
     workers: int,
     scheduler: str | None,
+    cluster: str | None,
+    jobs: int,
+    queue: str | None,
+    walltime: str | None,
+    gpus: int,
+    formats: tuple[str, ...],
     unsafe_no_sandbox: bool,
     course_root: Path,
 ) -> None:
     """Grade every student folder in SUBMISSIONS (SUBMISSIONS/<student_id>/<notebook>.ipynb).
 
-    Example: autograder grade warmup demo/warmup --out _build/grades/warmup
+    SUBMISSIONS may also be the "download all submissions" zip of Moodle, Canvas or Brightspace, or
+    nbgrader's submitted/ folder (or the course root holding it): it is unpacked into OUT/submissions.
+
+    Example: autograder grade warmup demo/warmup --out _build/grades/warmup --format moodle
     """
     settings = GradingSettings(
         cell_timeout=cell_timeout,
         regrade=regrade,
         workers=workers,
         scheduler=scheduler,
+        cluster=cluster,
+        jobs=jobs,
+        queue=queue,
+        walltime=walltime,
+        gpus=gpus,
         sandbox=not unsafe_no_sandbox,
     )
     if unsafe_no_sandbox:
@@ -128,12 +179,147 @@ def grade_command(
             settings,
             report=progress,
             on_start=progress.start,
+            formats=formats,
+            say=click.echo,
         )
     students = len({g.student_id for g in grades})
     click.echo(
         f"graded {students} students: {out_dir / 'grades.csv'}; feedback pages in {out_dir / 'feedback'}"
     )
     click.echo(f"report for you: {out_dir / 'report.html'}")
+    for path in export_paths(out_dir, formats)[1:]:
+        click.echo(f"wrote {path}")
+    if {"canvas", "moodle"} & set(formats) and not (
+        read_roster(submissions) or read_roster(out_dir / UNPACKED_DIR)
+    ):
+        click.echo(f"note: {NO_ROSTER_NOTE}")
+
+
+@cli.command("check")
+@click.argument("assignment")
+@click.option("--sample", type=click.IntRange(min=1), help="Grade only this many mutants, drawn with --seed.")
+@click.option(
+    "--max-mutants", type=click.IntRange(min=1), help="Grade at most this many mutants per answer cell."
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of --sample and --max-mutants.")
+@click.option(
+    "--only", multiple=True, metavar="ID", help="Grade only the mutant with this id (repeatable): survivors."
+)
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0, 1),
+    default=DEFAULT_THRESHOLD,
+    show_default=True,
+    help="Exit 1 when the tests kill a smaller share of the (non-equivalent) mutants.",
+)
+@click.option(
+    "--cell-timeout",
+    type=click.IntRange(min=1),
+    help="Seconds a mutant's cell may run [default: twice the solution's run, at least 15 s].",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=os.cpu_count() or 1,
+    show_default="the number of cores",
+    help="Mutants graded at once, each in its own Dask worker process.",
+)
+@click.option(
+    "--scheduler", help="Grade on an existing Dask cluster: its scheduler's address (tcp://host:8786)."
+)
+@click.option(
+    "--unsafe-no-sandbox",
+    is_flag=True,
+    help="Run the notebooks without the bubblewrap sandbox, with your own rights.",
+)
+@_course_option
+def check_command(
+    assignment: str,
+    sample: int | None,
+    max_mutants: int | None,
+    seed: int,
+    only: tuple[str, ...],
+    threshold: float,
+    cell_timeout: int | None,
+    workers: int,
+    scheduler: str | None,
+    unsafe_no_sandbox: bool,
+    course_root: Path,
+) -> None:
+    """Check how strong ASSIGNMENT's tests are: the solution must score full marks, the blank release 0,
+    and the tests must catch small bugs (mutants) put into the solution.
+
+    Survivors are listed with an id: add a test that catches them, or, when a mutant cannot change
+    any result, add its line to source_notebooks/ASSIGNMENT/.equivalent_mutants. Exits 1 when the
+    share of mutants killed is below --threshold or the solution or the blank release is graded wrong.
+
+    Example: autograder check warmup --sample 20
+    """
+    settings = GradingSettings(workers=workers, scheduler=scheduler, sandbox=not unsafe_no_sandbox)
+    progress = _CheckProgress()
+    with _user_errors():
+        report = check_assignment(
+            Course(course_root),
+            assignment,
+            settings,
+            seed=seed,
+            sample=sample,
+            max_mutants=max_mutants,
+            only=only,
+            cell_timeout=cell_timeout,
+            threshold=threshold,
+            on_start=progress.start,
+            report=progress,
+        )
+    _print_check(report)
+    if not report.passed:
+        sys.exit(1)
+
+
+class _CheckProgress:
+    """One line per mutant as it finishes."""
+
+    def __init__(self) -> None:
+        self.total = self.done = 0
+
+    def start(self, total: int) -> None:
+        self.total = total
+        click.echo(f"grading {total} mutants")
+
+    def __call__(self, result: MutantResult) -> None:
+        self.done += 1
+        verdict = f"killed ({', '.join(result.lost)})" if result.killed else "SURVIVED"
+        click.echo(f"[{self.done}/{self.total}] {result.mutant.id} {result.grade.seconds:5.1f} s  {verdict}")
+
+
+def _print_check(report: CheckReport) -> None:
+    for baseline in report.baselines:
+        click.echo(
+            f"{baseline.notebook}: solution {baseline.solution.score:g}/{baseline.solution.max_score:g},"
+            f" blank release {baseline.blank.score:g}/{baseline.blank.max_score:g}"
+        )
+    for problem in report.problems:
+        click.echo(f"PROBLEM: {problem}")
+    if report.problems and not report.results:
+        click.echo("mutants not graded: the solution must score full marks first")
+        return
+    shown = report.equivalents_file
+    for ident in report.stale:
+        click.echo(f"note: {shown} lists {ident}, which no mutant of the current solution has")
+    click.echo(
+        f"{report.made} mutants of the solution; {len(report.equivalent)} sampled ones marked equivalent;"
+        f" {len(report.results)} graded in {report.seconds:.0f} s"
+    )
+    if report.survivors:
+        click.echo(f"survivors (add a test, or add the line to {shown} with the reason):")
+        for result in report.survivors:
+            click.echo(f"  {equivalent_line(result.mutant)}")
+    if report.score is not None:
+        verdict = "met" if report.score >= report.threshold else "NOT met"
+        click.echo(
+            f"killed {report.killed} of {len(report.results)} mutants: {report.score:.1%}"
+            f" (threshold {report.threshold:.0%}: {verdict})"
+        )
 
 
 class _Progress:

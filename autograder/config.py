@@ -34,6 +34,21 @@ class GradingSettings:
     scheduler: str | None = None
     """Address of an existing Dask scheduler to grade on instead of local workers."""
 
+    cluster: str | None = None
+    """HPC batch system to grade on through dask-jobqueue: slurm, lsf or pbs (job settings: jobqueue.yaml)."""
+
+    jobs: int = 4
+    """Batch jobs to submit with `cluster`, each running one Dask worker."""
+
+    queue: str | None = None
+    """Batch queue of the jobs; overrides jobqueue.<cluster>.queue of dask's config."""
+
+    walltime: str | None = None
+    """Time limit of each batch job, as the batch system writes it; overrides dask's config."""
+
+    gpus: int = 0
+    """GPU notebooks graded at once, each on its own GPU (0: they run on the CPU like any other)."""
+
     sandbox: bool = True
     """Run students' code in the bubblewrap sandbox; off only with --unsafe-no-sandbox."""
 

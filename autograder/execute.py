@@ -22,7 +22,7 @@ from traitlets.config import Config
 
 from autograder.config import KERNEL_NAME, GradingSettings
 from autograder.course import CourseError
-from autograder.sandbox import Limits, sandbox_prefix
+from autograder.sandbox import Limits, needs_gpu, sandbox_prefix
 
 INTERRUPTED = "KeyboardInterrupt"
 """The error a cell shows when it was stopped for running past the cell time limit."""
@@ -114,7 +114,8 @@ def execute(notebook: NotebookNode, workdir: Path, settings: GradingSettings) ->
     config.KernelManager.ip = str(workdir / ".kernel")
     config.KernelManager.connection_file = str(workdir / ".kernel.json")
     if settings.sandbox:
-        config.SandboxedKernelManager.command_prefix = sandbox_prefix(workdir, Limits())
+        gpu = settings.gpus > 0 and needs_gpu(notebook)
+        config.SandboxedKernelManager.command_prefix = sandbox_prefix(workdir, Limits(), gpu)
     client = GradingClient(
         notebook,
         config=config,

@@ -10,7 +10,7 @@ import hashlib
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import nbformat
@@ -20,16 +20,19 @@ from autograder import __version__
 from autograder.config import GRADEBOOK_FILE, GradingSettings
 from autograder.course import Course
 from autograder.execute import execute
-from autograder.export import write_grades_csv
+from autograder.export import check_formats, export_grades
 from autograder.feedback import feedback_path, write_feedback
 from autograder.gradebook import Gradebook, sqlite_url
 from autograder.guard import add_guards
+from autograder.late import apply_late, load_policy
+from autograder.lms import prepare_submissions
 from autograder.match import match_answers, rebuild_for_grading
 from autograder.model import NotebookGrade
 from autograder.parallel import run_all
 from autograder.release import release_notebook
 from autograder.report import write_report
-from autograder.sandbox import check_sandbox
+from autograder.roster import read_roster
+from autograder.sandbox import check_sandbox, needs_gpu
 from autograder.score import max_score, score_parts, unscored_parts
 from autograder.submissions import Submission, UnreadableNotebook, find_submissions, read_notebook
 
@@ -69,19 +72,40 @@ def grade_assignment(
     settings: GradingSettings = GradingSettings(),
     report: Callable[[NotebookGrade, bool], None] = lambda grade, reused: None,
     on_start: Callable[[int], None] = lambda notebooks: None,
+    formats: tuple[str, ...] = (),
+    say: Callable[[str], None] = lambda line: None,
 ) -> list[NotebookGrade]:
     """Grade every student in `submissions_dir`; write the gradebook, `grades.csv` and feedback to `out_dir`.
 
     `on_start` is told how many notebooks there are; `report` is called after each notebook with its
-    grade and whether an earlier grade was reused.
+    grade and whether an earlier grade was reused. `formats` adds LMS grade files (`canvas`,
+    `moodle`; see `export`) to grades.csv and feedback.zip, which are always written.
+    `submissions_dir` may also be an LMS's zip or nbgrader's submitted/ tree (see `lms`), unpacked into
+    `out_dir` first, with `say` told what was found; deadlines and late penalties come from the course's
+    nbgrader_config.py (see `late`).
     """
     course.require(assignment)
+    formats = check_formats(formats)
     if settings.sandbox:
         check_sandbox()
     targets = {
         name: GradingTarget.load(course, assignment, name) for name in course.notebook_names(assignment)
     }
-    submissions = find_submissions(submissions_dir, list(targets))
+    policy = load_policy(course.root, assignment)
+    prepared = prepare_submissions(submissions_dir, out_dir, assignment, course.root, policy)
+    if prepared.summary():
+        say(prepared.summary())
+    submissions_dir = prepared.folder
+    submissions = [
+        replace(s, notes=(*prepared.notes.get(s.student_id, ()), *s.notes))
+        for s in find_submissions(submissions_dir, list(targets))
+    ]
+
+    def late(grade: NotebookGrade) -> NotebookGrade:
+        student = prepared.students.get(grade.student_id)
+        submitted_at = student.submitted_at if student else ""
+        return apply_late(grade, submitted_at, policy, grade.student_id in prepared.marked_late)
+
     out_dir.mkdir(parents=True, exist_ok=True)
     gradebook = Gradebook(db_url or sqlite_url(out_dir / GRADEBOOK_FILE))
     grades, to_grade, digests = [], [], {}
@@ -95,6 +119,7 @@ def grade_assignment(
                 and stored.digest == digest
                 and not settings.regrade
                 and feedback_path(out_dir, stored).exists()
+                and late(replace(stored, repairs=list(stored.repairs))) == stored  # same lateness, same page
             ):
                 grades.append(stored)
                 report(stored, True)
@@ -102,15 +127,17 @@ def grade_assignment(
                 digests[submission.student_id, submission.notebook] = digest
                 to_grade.append((targets[submission.notebook], submission, settings))
         # Workers grade; this process alone writes, each grade as soon as it is done.
-        for grade, executed in run_all(grade_notebook, to_grade, settings.workers, settings.scheduler):
+        graded = run_all(grade_notebook, to_grade, settings, lambda args: needs_gpu(args[0].source))
+        for grade, executed in graded:
             grade.digest = digests[grade.student_id, grade.notebook]
+            late(grade)
             gradebook.put(grade)
             write_feedback(feedback_path(out_dir, grade), grade, executed)
             grades.append(grade)
             report(grade, False)
     finally:
         gradebook.close()
-    write_grades_csv(out_dir / "grades.csv", grades)
+    export_grades(out_dir, grades, read_roster(submissions_dir), formats)
     write_report(out_dir / "report.html", assignment, grades, sandboxed=settings.sandbox)
     return grades
 

@@ -1,7 +1,9 @@
 """Gradebook: every notebook grade with its parts, in SQLite by default or any SQLAlchemy database.
 
 Each grade is written in one transaction (its row and its parts together), so a run that is killed
-leaves the gradebook with whole grades only, and a finished grade is never lost.
+leaves the gradebook with whole grades only, and a finished grade is never lost. A gradebook written
+before grades had late fields (`submitted_at`, `late_seconds`, `penalty`) gets those columns added
+when it is opened.
 """
 
 import json
@@ -19,9 +21,12 @@ from sqlalchemy import (
     Text,
     create_engine,
     delete,
+    inspect,
     select,
+    text,
 )
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 
 from autograder.course import CourseError
 from autograder.model import NotebookGrade, PartResult
@@ -42,7 +47,12 @@ grades_table = Table(
     Column("digest", String(64), nullable=False),
     Column("seconds", Float, nullable=False),
     Column("graded_at", DateTime, nullable=False),
+    Column("submitted_at", String(64), nullable=False, server_default=""),
+    Column("late_seconds", Float, nullable=False, server_default="0"),
+    Column("penalty", Float, nullable=False, server_default="0"),
 )
+
+_added_columns = ("submitted_at", "late_seconds", "penalty")
 
 parts_table = Table(
     "parts",
@@ -68,7 +78,8 @@ class Gradebook:
         try:
             self.engine = create_engine(url)
             _metadata.create_all(self.engine)
-        except (ArgumentError, OperationalError) as error:
+            _add_missing_columns(self.engine)
+        except (ArgumentError, OperationalError, ProgrammingError) as error:
             raise CourseError(f"cannot open the gradebook {url!r}: {error.args[0]}") from error
 
     def close(self) -> None:
@@ -95,6 +106,9 @@ class Gradebook:
                 repairs=json.loads(row["repairs"]),
                 digest=row["digest"],
                 seconds=row["seconds"],
+                submitted_at=row["submitted_at"],
+                late_seconds=row["late_seconds"],
+                penalty=row["penalty"],
             )
 
     def put(self, grade: NotebookGrade) -> None:
@@ -113,6 +127,9 @@ class Gradebook:
                     repairs=json.dumps(grade.repairs),
                     digest=grade.digest,
                     seconds=grade.seconds,
+                    submitted_at=grade.submitted_at,
+                    late_seconds=grade.late_seconds,
+                    penalty=grade.penalty,
                     graded_at=datetime.now(UTC).replace(tzinfo=None),
                 )
             )
@@ -131,3 +148,18 @@ class Gradebook:
                         for position, p in enumerate(grade.parts)
                     ],
                 )
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Add the late columns to a gradebook created before they existed, keeping every grade in it."""
+    present = {column["name"] for column in inspect(engine).get_columns("grades")}
+    missing = [grades_table.c[name] for name in _added_columns if name not in present]
+    if not missing:
+        return
+    with engine.begin() as db:
+        for column in missing:
+            kind = column.type.compile(dialect=engine.dialect)
+            default = column.server_default.arg  # type: ignore[union-attr]
+            db.execute(
+                text(f"ALTER TABLE grades ADD COLUMN {column.name} {kind} NOT NULL DEFAULT '{default}'")
+            )

@@ -1,9 +1,15 @@
 """Report: one offline HTML page for the teacher about a whole grading run.
 
-It answers three questions: how did the class do, which parts did most students fail (the ones to
-teach again), and which hand-ins need a human look (errors, time-outs, repaired notebooks).
+It answers three questions: how did the class do (a histogram of the scores, the runtimes), which
+parts did most students fail (the ones to teach again), and which hand-ins need a human look
+(errors, time-outs, repaired notebooks, late hand-ins). The page loads nothing: the histogram is
+an inline PNG, so it opens offline and can be mailed as it is.
 """
 
+import base64
+import io
+import statistics
+from collections import defaultdict
 from html import escape
 from pathlib import Path
 
@@ -11,6 +17,8 @@ from autograder.feedback import STYLE
 from autograder.model import NotebookGrade
 
 UNSANDBOXED = "Graded without the sandbox: the students' code ran with the teacher's rights."
+BAR_COLOUR = "#0072b2"
+"""Okabe-Ito blue: tells apart from the page's text and background in every kind of colour blindness."""
 
 
 def write_report(path: Path, assignment: str, grades: list[NotebookGrade], sandboxed: bool = True) -> None:
@@ -31,13 +39,20 @@ def render_report(assignment: str, grades: list[NotebookGrade], sandboxed: bool 
             f"<p>{len({g.student_id for g in grades})} students, {len(grades)} notebooks; "
             f"mean score {mean:.2f} / {grades[0].max_score:g}.</p>"
         )
-    body.append("<h2>Parts, hardest first</h2><table><tr><th>part</th><th>passed by</th></tr>")
-    for part, passed, total in _pass_rates(grades):
-        body.append(f"<tr><td>{escape(part)}</td><td>{passed} of {total} ({passed / total:.0%})</td></tr>")
+        body.append(_histogram(assignment, grades))
+        body.append(_runtimes(grades))
+    body.append("<h2>Parts, hardest first</h2><table><tr><th>part</th><th>passed by</th><th>points</th></tr>")
+    for part, passed, total, points in _pass_rates(grades):
+        body.append(
+            f"<tr><td>{escape(part)}</td><td>{passed} of {total} ({passed / total:.0%})</td>"
+            f"<td>{points:g}</td></tr>"
+        )
     body.append("</table>")
-    look = [g for g in grades if g.status != "graded" or g.repairs]
+    look = [g for g in grades if g.status != "graded" or g.repairs or g.late_seconds > 0]
     body.append(f"<h2>Needs a human look ({len(look)})</h2>")
-    body.append(_table(look) if look else "<p>Nothing: every notebook ran cleanly and needed no repair.</p>")
+    body.append(
+        _table(look) if look else "<p>Nothing: every notebook ran cleanly, on time and needed no repair.</p>"
+    )
     body.append("<h2>Every notebook</h2>")
     body.append(_table(grades))
     return (
@@ -48,15 +63,82 @@ def render_report(assignment: str, grades: list[NotebookGrade], sandboxed: bool 
     )
 
 
-def _pass_rates(grades: list[NotebookGrade]) -> list[tuple[str, int, int]]:
-    """(part, students who passed it, students graded) for every part, the least passed first."""
-    counts: dict[str, list[int]] = {}
+def _pass_rates(grades: list[NotebookGrade]) -> list[tuple[str, int, int, float]]:
+    """(part, students who passed it, students graded, its points) for every test cell, least passed first.
+
+    Every grade lists every test cell of its notebook (a notebook that never ran scores them 0), so
+    no part goes missing from the table.
+    """
+    counts: dict[str, list[float]] = {}
     for grade in grades:
         for part in grade.parts:
-            passed_total = counts.setdefault(part.grade_id, [0, 0])
-            passed_total[0] += part.points == part.max_points
-            passed_total[1] += 1
-    return sorted(((p, n, t) for p, (n, t) in counts.items()), key=lambda row: (row[1] / row[2], row[0]))
+            row = counts.setdefault(part.grade_id, [0, 0, part.max_points])
+            row[0] += part.points == part.max_points
+            row[1] += 1
+    return sorted(
+        ((p, int(n), int(t), points) for p, (n, t, points) in counts.items()),
+        key=lambda row: (row[1] / row[2], row[0]),
+    )
+
+
+def _histogram(assignment: str, grades: list[NotebookGrade]) -> str:
+    """The students' scores (their notebooks summed, after late penalties) as an inline PNG with alt text."""
+    # Imported here: matplotlib takes seconds to load, and only this page needs it.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    scores: dict[str, float] = defaultdict(float)
+    maxima: dict[str, float] = defaultdict(float)
+    for grade in grades:
+        scores[grade.student_id] += grade.score
+        maxima[grade.student_id] += grade.max_score
+    top = max(maxima.values())
+    if top <= 0:
+        return ""
+    whole = top == int(top) and top <= 50 and all(s == int(s) for s in scores.values())
+    # One bar per possible point when scores are whole numbers, else ten equal bins.
+    edges = [x - 0.5 for x in range(int(top) + 2)] if whole else [top * i / 10 for i in range(11)]
+    counts = [0] * (len(edges) - 1)
+    for score in scores.values():
+        index = next((i for i in range(len(counts)) if score < edges[i + 1]), len(counts) - 1)
+        counts[index] += 1
+
+    figure = Figure(figsize=(6, 2.6), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    axes.hist(list(scores.values()), bins=edges, color=BAR_COLOUR, edgecolor="white")
+    axes.set_xlabel(f"score (out of {top:g})")
+    axes.set_ylabel("students")
+    axes.yaxis.get_major_locator().set_params(integer=True)
+    axes.spines[["top", "right"]].set_visible(False)
+    figure.tight_layout()
+    png = io.BytesIO()
+    # No metadata: the PNG would otherwise carry matplotlib's web address.
+    figure.savefig(png, format="png", metadata={"Software": None})
+    encoded = base64.b64encode(png.getvalue()).decode()
+
+    if whole:
+        bins = [f"{n} scored {i}" for i, n in enumerate(counts) if n]
+    else:
+        bins = [f"{n} scored {edges[i]:.3g} to {edges[i + 1]:.3g}" for i, n in enumerate(counts) if n]
+    alt = f"Histogram of the {len(scores)} students' scores out of {top:g}: {', '.join(bins)}."
+    return (
+        f"<h2>Scores</h2><figure><img alt='{escape(alt)}' src='data:image/png;base64,{encoded}'>"
+        f"<figcaption>{escape(assignment)}: students per score, after late penalties.</figcaption></figure>"
+    )
+
+
+def _runtimes(grades: list[NotebookGrade]) -> str:
+    """Median and longest time a notebook ran, counting only notebooks that ran."""
+    ran = [g for g in grades if g.seconds > 0]
+    if not ran:
+        return "<p>Runtime: no notebook ran.</p>"
+    slowest = max(ran, key=lambda g: g.seconds)
+    return (
+        f"<p>Runtime per notebook: median {statistics.median(g.seconds for g in ran):.1f} s, "
+        f"longest {slowest.seconds:.1f} s ({escape(slowest.student_id)}), "
+        f"{sum(g.seconds for g in ran):.0f} s in all.</p>"
+    )
 
 
 def _table(grades: list[NotebookGrade]) -> str:
@@ -67,9 +149,12 @@ def _table(grades: list[NotebookGrade]) -> str:
     for g in grades:
         notes = "<br>".join(escape(line) for line in [g.message, *g.repairs] if line)
         css = "pass" if g.status == "graded" else "fail"
+        # The late module's note says by how much; the status and score say that it counted.
+        status = f"{g.status}, late" if g.late_seconds > 0 else g.status
+        penalty = f" ({g.raw_score:g} before the late penalty)" if g.penalty else ""
         rows.append(
             f"<tr><td>{escape(g.student_id)}</td><td>{escape(g.notebook)}</td>"
-            f"<td>{g.score:g} / {g.max_score:g}</td><td class='{css}'>{escape(g.status)}</td>"
+            f"<td>{g.score:g} / {g.max_score:g}{penalty}</td><td class='{css}'>{escape(status)}</td>"
             f"<td>{g.seconds:.1f}</td><td>{notes}</td></tr>"
         )
     rows.append("</table>")

@@ -4,13 +4,16 @@ Inside, the kernel sees the operating system and Python read-only, its own scrat
 read-write, a private /tmp, and nothing else: not the course repository (solutions, hidden tests),
 not the gradebook, not other students' hand-ins, not the teacher's home. It has no network (only
 a private loopback), its own process tree (killed with it), and limits on memory, processes and file
-size. The grader talks to the kernel through Unix sockets in the scratch folder.
+size. The grader talks to the kernel through Unix sockets in the scratch folder. A notebook marked
+as needing a GPU (`needs_gpu`) also sees the NVIDIA devices, when the grader runs with GPUs.
 """
 
+import glob
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -65,8 +68,18 @@ def _probe() -> str | None:
     return None
 
 
-def sandbox_prefix(workdir: Path, limits: Limits) -> list[str]:
-    """The command to put before the kernel's own command line."""
+def needs_gpu(notebook: Mapping) -> bool:
+    """True for a notebook whose metadata says {"autograder": {"gpu": true}}: it uses a GPU when it sees one."""
+    return bool(notebook.get("metadata", {}).get("autograder", {}).get("gpu", False))
+
+
+def nvidia_devices() -> list[str]:
+    """The NVIDIA device files of this machine (none without a GPU or its driver)."""
+    return sorted(glob.glob("/dev/nvidia*"))
+
+
+def sandbox_prefix(workdir: Path, limits: Limits, gpu: bool = False) -> list[str]:
+    """The command to put before the kernel's own command line; with `gpu`, the kernel sees the GPUs."""
     args = ["bwrap", "--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534"]
     args += ["--die-with-parent", "--new-session", "--cap-drop", "ALL"]
     for path in _SYSTEM:
@@ -76,6 +89,11 @@ def sandbox_prefix(workdir: Path, limits: Limits) -> list[str]:
             args += ["--ro-bind", path, path]
     # The private /tmp comes first: a mount on top of it would hide Python if it lives in /tmp.
     args += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    if gpu:
+        # The driver's libraries are under /usr already; the kernel needs the device files too
+        # (/dev/nvidiactl, /dev/nvidia-uvm, /dev/nvidia<N>), and after --dev, which would hide them.
+        for device in nvidia_devices():
+            args += ["--dev-bind", device, device]
     for path in sorted({sys.base_prefix, sys.prefix, sys.exec_prefix}):
         if not any(path == s or path.startswith(s + "/") for s in _SYSTEM):
             args += ["--ro-bind", path, path]
@@ -83,9 +101,13 @@ def sandbox_prefix(workdir: Path, limits: Limits) -> list[str]:
     args += ["--clearenv", "--setenv", "PATH", f"{Path(sys.executable).parent}:/usr/bin:/bin"]
     args += ["--setenv", "HOME", str(workdir), "--setenv", "MPLCONFIGDIR", "/tmp/matplotlib"]
     args += ["--setenv", "PYTHONDONTWRITEBYTECODE", "1", "--setenv", "LANG", "C.UTF-8"]
+    if gpu and "CUDA_VISIBLE_DEVICES" in os.environ:  # the device of this Dask worker
+        args += ["--setenv", "CUDA_VISIBLE_DEVICES", os.environ["CUDA_VISIBLE_DEVICES"]]
     # RLIMIT_NPROC counts every process of the real user, so the limit is what runs now plus ours.
     processes = _processes_of_this_user() + limits.processes
-    args += ["prlimit", f"--as={limits.memory_bytes}", f"--nproc={processes}"]
+    # CUDA reserves far more address space than memory it uses, so a GPU kernel's limit is on data instead.
+    memory = f"--data={limits.memory_bytes}" if gpu else f"--as={limits.memory_bytes}"
+    args += ["prlimit", memory, f"--nproc={processes}"]
     args += [f"--fsize={limits.file_bytes}", "--core=0", "--"]
     # Without the grader's environment ipykernel prints a how-to-connect banner on stdout.
     args += ["sh", "-c", 'exec "$@" >/dev/null', "kernel"]

@@ -1,0 +1,167 @@
+"""Late: deadlines and late penalties, read from the course's `nbgrader_config.py`.
+
+nbgrader 0.9 keeps due dates in its database, not in its config, so the autograder reads a section
+of its own that nbgrader ignores, next to nbgrader's own penalty setting:
+
+    c.Autograder.deadlines = {"warmup": "2026-12-01 23:59 Europe/Copenhagen"}
+    c.Autograder.allow_late = True            # False: an attempt before the deadline always wins
+    c.Autograder.late_penalty_per_day = 0.1   # fraction of the max score off per started day late
+    c.Autograder.timezone = "Europe/Copenhagen"  # for LMS times that carry no zone
+    c.LateSubmissionPlugin.penalty_method = "zero"  # nbgrader's: a late notebook scores 0
+
+A deadline is `YYYY-MM-DD HH:MM` followed by an IANA time zone, or ISO 8601 with an offset
+(`2026-12-01T23:59+01:00`). Without `penalty_method = "zero"` and without a per-day penalty, late
+hand-ins are graded in full but still marked late.
+"""
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from traitlets.config import Config
+from traitlets.config.loader import ConfigFileNotFound, PyFileConfigLoader
+
+from autograder.course import CourseError
+from autograder.model import NotebookGrade
+
+CONFIG_FILE = "nbgrader_config.py"
+
+LATE_NOTE = "late: "
+"""Prefix of the note a late grade carries, so that re-applying the policy replaces it."""
+
+
+@dataclass(frozen=True)
+class LatePolicy:
+    """When an assignment is due and what handing it in late costs."""
+
+    deadline: datetime | None = None
+    """Aware datetime; None when the assignment has no deadline."""
+    allow_late: bool = True
+    """Whether a late attempt may replace an earlier one handed in on time."""
+    penalty_method: str = "none"
+    """nbgrader's `LateSubmissionPlugin.penalty_method`: `none` or `zero`."""
+    per_day: float = 0.0
+    """Fraction of the max score taken off per started day late (with `penalty_method = "none"`)."""
+    timezone: tzinfo | None = None
+    """Zone of times an LMS writes without one; None: the deadline's zone, else this machine's."""
+
+    def zone(self) -> tzinfo:
+        """The zone to read zone-less LMS times in."""
+        if self.timezone is not None:
+            return self.timezone
+        if self.deadline is not None and self.deadline.tzinfo is not None:
+            return self.deadline.tzinfo
+        return datetime.now().astimezone().tzinfo  # type: ignore[return-value]
+
+
+def load_config(course_root: Path) -> Config:
+    """The course's nbgrader config (empty when it has none); a broken file is a CourseError."""
+    try:
+        return PyFileConfigLoader(CONFIG_FILE, path=str(course_root)).load_config()
+    except ConfigFileNotFound:
+        return Config()
+    except Exception as error:  # the file is Python: anything can go wrong in it
+        raise CourseError(f"cannot read {course_root / CONFIG_FILE}: {error}") from error
+
+
+def load_policy(course_root: Path, assignment: str) -> LatePolicy:
+    """The late policy of `assignment` from the course root's nbgrader_config.py."""
+    config = load_config(course_root)
+    section = config.get("Autograder", {})
+    where = f"{CONFIG_FILE}: c.Autograder"
+    deadlines = section.get("deadlines", {})
+    if not isinstance(deadlines, dict):
+        raise CourseError(f"{where}.deadlines must be a dict of assignment name to deadline")
+    zone_name = section.get("timezone", "")
+    timezone = _zone(zone_name, f"{where}.timezone") if zone_name else None
+    deadline = deadlines.get(assignment)
+    allow_late = section.get("allow_late", True)
+    per_day = section.get("late_penalty_per_day", 0.0)
+    method = config.get("LateSubmissionPlugin", {}).get("penalty_method", "none")
+    if not isinstance(allow_late, bool):
+        raise CourseError(f"{where}.allow_late must be True or False, not {allow_late!r}")
+    if not isinstance(per_day, int | float) or not 0 <= per_day <= 1:
+        raise CourseError(f"{where}.late_penalty_per_day must be a fraction from 0 to 1, not {per_day!r}")
+    if method not in ("none", "zero"):
+        raise CourseError(f"{CONFIG_FILE}: c.LateSubmissionPlugin.penalty_method must be 'none' or 'zero'")
+    return LatePolicy(
+        deadline=parse_deadline(deadline, f"{where}.deadlines[{assignment!r}]") if deadline else None,
+        allow_late=allow_late,
+        penalty_method=method,
+        per_day=float(per_day),
+        timezone=timezone,
+    )
+
+
+def parse_deadline(text: str, where: str = "deadline") -> datetime:
+    """`2026-12-01 23:59 Europe/Copenhagen` or ISO 8601 with an offset, as an aware datetime."""
+    if not isinstance(text, str):
+        raise CourseError(f"{where}: expected a string such as '2026-12-01 23:59 Europe/Copenhagen'")
+    when, _, zone = text.strip().rpartition(" ")
+    if when and not zone[:1].isdigit() and zone[:1] not in "+-":
+        try:
+            return datetime.fromisoformat(when).replace(tzinfo=_zone(zone, where))
+        except ValueError:
+            pass
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        raise CourseError(
+            f"{where}: cannot read {text!r} as a deadline; write it as '2026-12-01 23:59 Europe/Copenhagen'"
+            " or '2026-12-01T23:59+01:00' (a time zone is required)"
+        )
+    return parsed
+
+
+def _zone(name: str, where: str) -> tzinfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise CourseError(
+            f"{where}: unknown time zone {name!r} (use a name such as Europe/Copenhagen)"
+        ) from error
+
+
+def apply_late(
+    grade: NotebookGrade, submitted_at: str, policy: LatePolicy, marked_late: bool = False
+) -> NotebookGrade:
+    """Set the grade's submission time, lateness and penalty from `policy`; say why in the feedback.
+
+    `submitted_at` is ISO 8601 with a zone, or empty when unknown. `marked_late` is the LMS's own
+    verdict when it gives no time (Canvas's `LATE`): it counts as one started day late.
+    Re-applying replaces the earlier verdict, so a changed deadline needs no re-grade.
+    """
+    grade.repairs = [note for note in grade.repairs if not note.startswith(LATE_NOTE)]
+    grade.submitted_at, grade.late_seconds, grade.penalty = submitted_at, 0.0, 0.0
+    late_seconds = None
+    if submitted_at and policy.deadline is not None:
+        seconds = (datetime.fromisoformat(submitted_at) - policy.deadline).total_seconds()
+        late_seconds = seconds if seconds > 0 else None
+    elif marked_late:
+        late_seconds = 0.0
+    if late_seconds is None:
+        return grade
+    grade.late_seconds = late_seconds
+    days = max(1, math.ceil(late_seconds / 86400))
+    if policy.penalty_method == "zero":
+        grade.penalty = grade.raw_score
+        rule = "a late notebook scores 0"
+    else:
+        grade.penalty = min(grade.raw_score, round(days * policy.per_day * grade.max_score, 6))
+        rule = f"{policy.per_day:.0%} of the max score per started day" if policy.per_day else "no penalty"
+    how_late = f"{_duration(late_seconds)} after the deadline" if late_seconds else "late (the LMS says so)"
+    deadline = f" of {policy.deadline.isoformat(' ', 'minutes')}" if policy.deadline else ""
+    grade.repairs.append(f"{LATE_NOTE}handed in {how_late}{deadline}: {grade.penalty:g} points off ({rule})")
+    return grade
+
+
+def _duration(seconds: float) -> str:
+    minutes = math.ceil(seconds / 60)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    parts = [f"{days} d" if days else "", f"{hours} h" if hours else "", f"{minutes} min" if minutes else ""]
+    return " ".join(p for p in parts if p) or "0 min"

@@ -1,0 +1,220 @@
+"""Do the grade files import into Canvas and Moodle as they are, with the LMS's own ids and names?"""
+
+import csv
+import io
+import zipfile
+from datetime import UTC, datetime
+
+import pytest
+from click.testing import CliRunner
+from conftest import REPO
+
+from autograder.cli import cli
+from autograder.course import CourseError
+from autograder.export import MOODLE_HEADER, export_grades, moodle_folder_name
+from autograder.feedback import feedback_path, write_feedback
+from autograder.model import NotebookGrade, PartResult
+from autograder.roster import Student, write_roster
+
+NOW = datetime(2026, 3, 4, 10, 15, tzinfo=UTC)
+
+
+def make_grade(student_id, points, status="graded", **fields):
+    """A warmup grade with parts worth 2, 3 and 2 points, of which `points` were earned."""
+    maxima = {"test_relu": 2.0, "test_relu_derivative": 3.0, "test_dense_relu": 2.0}
+    parts = [
+        PartResult(name, got, top, "" if got == top else f"{name} failed")
+        for (name, top), got in zip(maxima.items(), points, strict=True)
+    ]
+    return NotebookGrade(student_id, "warmup", "warmup.ipynb", status, 7.0, parts, **fields)
+
+
+@pytest.fixture
+def graded(tmp_path):
+    """Three graded students with their feedback pages; one handed in late and lost a point."""
+    grades = [
+        make_grade("s1", [2, 3, 2]),
+        make_grade("s2", [2, 0, 2], late_seconds=7200, penalty=1.0, submitted_at="2026-03-02T01:00:00+01:00"),
+        make_grade("s3", [0, 0, 0], "missing", message="no notebook handed in"),
+    ]
+    for grade in grades:
+        write_feedback(feedback_path(tmp_path, grade), grade, None)
+    return tmp_path, grades
+
+
+ROSTER = {
+    "s1": Student("s1", "Ana López_García", "moodle", "4711"),
+    "s2": Student("s2", "Bo Chen", "moodle", "4712", "2026-03-02T01:00:00+01:00"),
+    "s3": Student("s3", "Cy Diaz", "moodle", "4713"),
+}
+
+
+def rows(path):
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.reader(handle))
+
+
+def test_canvas_csv_has_canvas_header_points_row_and_scores_after_penalty(graded):
+    out, grades = graded
+    export_grades(out, grades, ROSTER, ["canvas"], NOW)
+    assert rows(out / "canvas.csv") == [
+        ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "warmup"],
+        ["Points Possible", "", "", "", "", "7"],
+        ["Ana López_García", "4711", "", "", "", "7"],
+        ["Bo Chen", "4712", "", "", "", "3"],
+        ["Cy Diaz", "4713", "", "", "", "0"],
+    ]
+    assert not (out / "moodle.csv").exists()
+
+
+def test_without_a_roster_the_student_id_stands_in_for_the_lms_id(graded):
+    out, grades = graded
+    export_grades(out, grades, {}, ["canvas", "moodle"], NOW)
+    assert rows(out / "canvas.csv")[2:] == [
+        ["s1", "s1", "s1", "", "", "7"],
+        ["s2", "s2", "s2", "", "", "3"],
+        ["s3", "s3", "s3", "", "", "0"],
+    ]
+    assert [row[:2] for row in rows(out / "moodle.csv")[1:]] == [
+        ["Participant s1", "s1"],
+        ["Participant s2", "s2"],
+        ["Participant s3", "s3"],
+    ]
+
+
+def test_moodle_worksheet_names_participants_and_carries_a_feedback_comment(graded):
+    out, grades = graded
+    export_grades(out, grades, ROSTER, ["moodle"], NOW)
+    header, *body = rows(out / "moodle.csv")
+    assert header == MOODLE_HEADER
+    assert header[0] == "Identifier" and "Grade" in header and "Last modified (grade)" in header
+    stamp = "2026-03-04T10:15:00+00:00"
+    assert body[0] == [
+        "Participant 4711",
+        "Ana López_García",
+        "",
+        "graded",
+        "7",
+        "7",
+        "Yes",
+        "-",
+        stamp,
+        "Score 7 / 7. Details in the attached feedback page.",
+    ]
+    assert body[1][:9] == [
+        "Participant 4712",
+        "Bo Chen",
+        "",
+        "graded",
+        "3",
+        "7",
+        "Yes",
+        "2026-03-02T01:00:00+01:00",
+        stamp,
+    ]
+    assert body[1][9] == (
+        "Score 3 / 7. Late hand-in: 1 points off. "
+        "Lost points: test_relu_derivative (test_relu_derivative failed). Details in the attached feedback page."
+    )
+    assert body[2][3:5] == ["missing", "0"]
+
+
+def test_scores_use_a_decimal_point_and_two_decimals_at_most(tmp_path):
+    grade = make_grade("s1", [2, 3, 2], penalty=0.6666666)
+    export_grades(tmp_path, [grade], ROSTER, ["canvas", "moodle"], NOW)
+    assert rows(tmp_path / "canvas.csv")[2][5] == "6.33"
+    assert rows(tmp_path / "moodle.csv")[1][4] == "6.33"
+    assert rows(tmp_path / "grades.csv")[1][2] == "6.33333"
+
+
+def test_feedback_zip_holds_every_page_by_student_id(graded):
+    out, grades = graded
+    paths = export_grades(out, grades, ROSTER, [], NOW)
+    assert [p.name for p in paths] == ["grades.csv", "feedback.zip"]
+    with zipfile.ZipFile(out / "feedback.zip") as archive:
+        assert archive.namelist() == ["s1/warmup.html", "s2/warmup.html", "s3/warmup.html"]
+        assert archive.read("s2/warmup.html") == (out / "feedback" / "s2" / "warmup.html").read_bytes()
+        assert archive.testzip() is None
+    assert not (out / "feedback-moodle.zip").exists()
+
+
+def test_moodle_feedback_zip_uses_the_folder_names_of_moodles_download(graded):
+    out, grades = graded
+    export_grades(out, grades, ROSTER, ["moodle"], NOW)
+    with zipfile.ZipFile(out / "feedback-moodle.zip") as archive:
+        names = archive.namelist()
+        page = archive.read("Bo Chen_4712_assignfeedback_file_/warmup.html").decode()
+    # Moodle reads the participant id between the first two underscores of the folder name.
+    assert names == [
+        "Ana López García_4711_assignfeedback_file_/warmup.html",
+        "Bo Chen_4712_assignfeedback_file_/warmup.html",
+        "Cy Diaz_4713_assignfeedback_file_/warmup.html",
+    ]
+    assert all(name.split("_")[1].isdigit() for name in names)
+    assert "Score: 3 / 7" in page
+
+
+def test_folder_names_drop_what_moodle_drops():
+    assert moodle_folder_name(Student("x", 'A/B: "C"_D')) == "AB C D"
+    assert moodle_folder_name(Student("x")) == "Participant"
+
+
+def test_an_unknown_format_is_one_clear_error(graded):
+    out, grades = graded
+    with pytest.raises(CourseError, match="unknown export format 'blackboard'; known formats: csv, canvas"):
+        export_grades(out, grades, ROSTER, ["blackboard"], NOW)
+    result = CliRunner().invoke(
+        cli, ["grade", "warmup", "demo/warmup", "--out", str(out), "--format", "blackboard"]
+    )
+    assert result.exit_code != 0
+    assert "'blackboard' is not one of 'csv', 'canvas', 'moodle'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_grade_writes_lms_files_with_the_rosters_identities(course, make_class, tmp_path):
+    submissions = make_class(
+        {
+            "teacher": course.source_root / "warmup" / "warmup.ipynb",
+            "blank": course.release_root / "warmup" / "warmup.ipynb",
+        }
+    )
+    write_roster(
+        submissions,
+        [Student("teacher", "Tea Cher", "moodle", "901"), Student("blank", "Bla Nk", "moodle", "902")],
+    )
+    out = tmp_path / "out"
+    command = ["grade", "warmup", str(submissions), "--out", str(out), "--course", str(REPO)]
+    result = CliRunner().invoke(cli, [*command, "--format", "canvas", "--format", "moodle"])
+    assert result.exit_code == 0, result.output
+    for name in ["feedback.zip", "canvas.csv", "moodle.csv", "feedback-moodle.zip"]:
+        assert f"wrote {out / name}\n" in result.output
+    assert "no roster" not in result.output
+
+    assert rows(out / "canvas.csv")[2:] == [
+        ["Bla Nk", "902", "", "", "", "0"],
+        ["Tea Cher", "901", "", "", "", "7"],
+    ]
+    assert [row[:5] for row in rows(out / "moodle.csv")[1:]] == [
+        ["Participant 902", "Bla Nk", "", "graded", "0"],
+        ["Participant 901", "Tea Cher", "", "graded", "7"],
+    ]
+    with zipfile.ZipFile(out / "feedback.zip") as archive:
+        assert archive.namelist() == ["blank/warmup.html", "teacher/warmup.html"]
+        assert "Score: 7 / 7" in archive.read("teacher/warmup.html").decode()
+    with zipfile.ZipFile(out / "feedback-moodle.zip") as archive:
+        assert sorted(archive.namelist()) == [
+            "Bla Nk_902_assignfeedback_file_/warmup.html",
+            "Tea Cher_901_assignfeedback_file_/warmup.html",
+        ]
+    report = (out / "report.html").read_text()
+    assert "<img alt='Histogram of the 2 students&#x27; scores out of 7: 1 scored 0, 1 scored 7.'" in report
+    assert "http" not in report
+
+
+def test_csv_rows_survive_commas_and_quotes_in_names(tmp_path):
+    grade = make_grade("s1", [2, 3, 2])
+    roster = {"s1": Student("s1", 'Doe, "JJ" Jane', "canvas", "77")}
+    export_grades(tmp_path, [grade], roster, ["canvas"], NOW)
+    text = (tmp_path / "canvas.csv").read_text(encoding="utf-8")
+    assert '"Doe, ""JJ"" Jane",77,,,,7\n' in text
+    assert next(csv.reader(io.StringIO(text.splitlines()[2]))) == ['Doe, "JJ" Jane', "77", "", "", "", "7"]
