@@ -158,7 +158,8 @@ MISTAKES = {
     ),
     # backward() adds to .grad: without zero_grad every step uses the sum of all earlier gradients.
     # The trained network is then worse too (92 % to 95 % on the test set over 12 seeds, against
-    # 96.7 % to 97.8 % over 20 seeds for a correct loop), below the 95 % of the accuracy part.
+    # 96.7 % to 97.8 % over 20 seeds for a correct loop of the same size), below the 95 % of the
+    # accuracy part.
     "no-zero-grad": Mistake(
         "train_evaluate",
         "        optimizer.zero_grad()\n",
