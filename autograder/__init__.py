@@ -4,15 +4,19 @@ The package is a pipeline of small steps, one module each:
 
 - `course`: where assignments live in the repository.
 - `release`: source notebooks (with solutions and hidden tests) -> student notebooks.
+- `lms` and `roster`: unpack an LMS's download (Moodle, Canvas, Brightspace, nbgrader's exchange)
+  and remember who each student is there.
 - `submissions`: find and read what students handed in.
 - `match`: find each answer in a student's notebook, even when its metadata was stripped.
 - `guard`: keep the tests' libraries and helpers out of the student code's reach.
 - `sandbox`: the bubblewrap jail and resource limits a student's kernel runs in.
 - `execute`: run the rebuilt notebook in a fresh kernel.
 - `score`: turn executed test cells into points.
+- `late`: deadlines and late penalties from nbgrader_config.py.
 - `gradebook`: keep every grade in SQLite (or any SQLAlchemy database).
-- `feedback`, `export` and `report`: the pages and the CSV a teacher hands out, and the teacher's report.
-- `parallel`: run the grading on Dask workers.
+- `feedback`, `export` and `report`: the pages, grade files and zips a teacher hands out or uploads
+  to the LMS, and the teacher's report.
+- `parallel`: run the grading on Dask workers: local, an existing cluster, or HPC batch jobs.
 - `grade`: the pipeline that strings those steps together; `cli` is a thin layer over it.
 - `mutate` and `check`: how strong an assignment's tests are, by grading mutants of its solution.
 """
