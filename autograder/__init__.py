@@ -10,6 +10,7 @@ The package is a pipeline of small steps, one module each:
 - `match`: find each answer in a student's notebook, even when its metadata was stripped.
 - `guard`: keep the tests' libraries and helpers out of the student code's reach.
 - `sandbox`: the bubblewrap jail and resource limits a student's kernel runs in.
+- `kernels`: a fresh sandboxed kernel for every notebook, started one notebook ahead.
 - `execute`: run the rebuilt notebook in a fresh kernel.
 - `score`: turn executed test cells into points.
 - `late`: deadlines and late penalties from nbgrader_config.py.
@@ -21,4 +22,12 @@ The package is a pipeline of small steps, one module each:
 - `mutate` and `check`: how strong an assignment's tests are, by grading mutants of its solution.
 """
 
+import sys
+
 __version__ = "0.1.0"
+
+# jsonschema (under nbformat) imports rfc3987_syntax for its `iri` format check, which builds some
+# 35 Earley parsers at import time: 2-3 s of CPU in every process (the CLI, each Dask worker).
+# Notebook schemas check no formats; without the module jsonschema just skips that checker.
+# python-jsonschema/jsonschema#1428.
+sys.modules.setdefault("rfc3987_syntax", None)

@@ -3,26 +3,25 @@
 Errors in cells do not stop the run (a failing part must not cost the student the other parts); a
 cell that runs past its time limit is interrupted and the run goes on with the next cell; the whole
 notebook has a time limit too, and the output it may print is capped. The kernel runs inside the
-sandbox (see `sandbox`) unless the teacher turned it off.
+sandbox (see `sandbox`) unless the teacher turned it off, and is a fresh one for every notebook
+(see `kernels`, which starts it ahead of time).
 """
 
 import asyncio
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from nbformat import NotebookNode
 from nbformat.v4 import new_output
-from traitlets import Integer, List, Unicode
-from traitlets.config import Config
+from traitlets import Integer
 
 from autograder.config import KERNEL_NAME, GradingSettings
 from autograder.course import CourseError
-from autograder.sandbox import Limits, needs_gpu, sandbox_prefix
+from autograder.kernels import Recipe, fresh_kernel
+from autograder.sandbox import needs_gpu
 
 INTERRUPTED = "KeyboardInterrupt"
 """The error a cell shows when it was stopped for running past the cell time limit."""
@@ -41,25 +40,6 @@ class Execution:
 
 class KernelStartError(CourseError):
     """The kernel would not start: a problem of the grading machine, not of the student's notebook."""
-
-
-class SandboxedKernelManager(AsyncKernelManager):
-    """Starts the kernel behind a command prefix (the sandbox); the rest is jupyter_client's."""
-
-    command_prefix = List(Unicode(), default_value=[]).tag(config=True)
-
-    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
-        command = super().format_kernel_cmd(extra_arguments)
-        # `.../tests/../.venv/bin/python` would need tests/ inside the sandbox.
-        command[0] = os.path.normpath(command[0])
-        return [*self.command_prefix, *command]
-
-    async def interrupt_kernel(self) -> None:
-        """Interrupt the running cell; behind a prefix, by message, since a signal would hit the prefix."""
-        if not self.command_prefix:
-            return await super().interrupt_kernel()
-        self._connect_control_socket()
-        self.session.send(self._control_socket, self.session.msg("interrupt_request", content={}))
 
 
 class KernelUnresponsive(Exception):
@@ -105,35 +85,45 @@ class GradingClient(NotebookClient):
         return None
 
 
-def execute(notebook: NotebookNode, workdir: Path, settings: GradingSettings) -> Execution:
-    """Run `notebook` (modified in place) with `workdir` as the kernel's working directory."""
-    # The kernel talks to us over Unix sockets in its scratch folder, not TCP ports: the sandbox
-    # has no network, and no other local user can connect to a student's kernel.
-    config = Config()
-    config.KernelManager.transport = "ipc"
-    config.KernelManager.ip = str(workdir / ".kernel")
-    config.KernelManager.connection_file = str(workdir / ".kernel.json")
-    if settings.sandbox:
-        gpu = settings.gpus > 0 and needs_gpu(notebook)
-        config.SandboxedKernelManager.command_prefix = sandbox_prefix(workdir, Limits(), gpu)
-    client = GradingClient(
-        notebook,
-        config=config,
-        kernel_name=KERNEL_NAME,
-        kernel_manager_class=SandboxedKernelManager,
-        timeout=settings.cell_timeout,
-        startup_timeout=settings.startup_timeout,
-        interrupt_on_timeout=True,
-        allow_errors=True,
-        record_timing=False,
-        resources={"metadata": {"path": str(workdir)}},
-        on_cell_executed=_record_reply,
-        error_on_timeout={"ename": INTERRUPTED, "evalue": f"stopped after {settings.cell_timeout:g} s"},
-    )
+def execute(
+    notebook: NotebookNode,
+    settings: GradingSettings,
+    data_folder: Path | None = None,
+    data_files: tuple[Path, ...] = (),
+    start_spare: bool = False,
+) -> Execution:
+    """Run `notebook` (modified in place) in a fresh kernel whose scratch folder holds `data_files`.
+
+    The files are copied from `data_folder`, where their paths are relative to. With `start_spare`,
+    the kernel for this process's next notebook starts while this one runs (see `kernels`).
+    """
+    gpu = settings.gpus > 0 and needs_gpu(notebook)
+    recipe = Recipe(data_folder, tuple(data_files), settings.sandbox, gpu)
+    return asyncio.run(_execute(notebook, settings, recipe, start_spare))
+
+
+async def _execute(
+    notebook: NotebookNode, settings: GradingSettings, recipe: Recipe, start_spare: bool
+) -> Execution:
     start = time.monotonic()
     status, message = "graded", ""
+    kernel = None
+    client = None
     try:
-        asyncio.run(asyncio.wait_for(client.async_execute(), settings.notebook_timeout))
+        kernel = await fresh_kernel(recipe, start_spare)
+        client = GradingClient(
+            notebook,
+            km=kernel.manager,
+            timeout=settings.cell_timeout,
+            startup_timeout=settings.startup_timeout,
+            interrupt_on_timeout=True,
+            allow_errors=True,
+            record_timing=False,
+            resources={"metadata": {"path": str(kernel.workdir)}},
+            on_cell_executed=_record_reply,
+            error_on_timeout={"ename": INTERRUPTED, "evalue": f"stopped after {settings.cell_timeout:g} s"},
+        )
+        await asyncio.wait_for(client.async_execute(), settings.notebook_timeout)
     except TimeoutError:
         status = "timeout"
         message = f"the notebook ran longer than {settings.notebook_timeout:g} s and was stopped"
@@ -147,6 +137,12 @@ def execute(notebook: NotebookNode, workdir: Path, settings: GradingSettings) ->
             f"the Jupyter kernel did not start ({error}); check that `{KERNEL_NAME}` runs in the sandbox,"
             " or grade with --unsafe-no-sandbox to see whether the sandbox is the cause"
         ) from error
+    finally:
+        # nbclient leaves a kernel it did not start running; this one served its only notebook.
+        if client is not None and client.kc is not None:
+            client.kc.stop_channels()
+        if kernel is not None:
+            await kernel.close()
     if status == "graded" and any(cell_outcome(cell).get("ename") == INTERRUPTED for cell in notebook.cells):
         status = "timeout"
         message = f"a cell ran longer than {settings.cell_timeout:g} s and was stopped"

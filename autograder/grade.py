@@ -7,8 +7,6 @@ unchanged since the last run is reused unless `regrade` is set.
 """
 
 import hashlib
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -126,13 +124,16 @@ def grade_assignment(
             else:
                 digests[submission.student_id, submission.notebook] = digest
                 to_grade.append((targets[submission.notebook], submission, settings))
+        # Every notebook but the last has another after it, whose kernel can start early.
+        to_grade = [(*args, n < len(to_grade) - 1) for n, args in enumerate(to_grade)]
         # Workers grade; this process alone writes, each grade as soon as it is done.
         graded = run_all(grade_notebook, to_grade, settings, lambda args: needs_gpu(args[0].source))
         for grade, executed in graded:
             grade.digest = digests[grade.student_id, grade.notebook]
             late(grade)
-            gradebook.put(grade)
+            # The page first: a run killed in between must not leave a stored grade without its page.
             write_feedback(feedback_path(out_dir, grade), grade, executed)
+            gradebook.put(grade)
             grades.append(grade)
             report(grade, False)
     finally:
@@ -143,9 +144,13 @@ def grade_assignment(
 
 
 def grade_notebook(
-    target: GradingTarget, submission: Submission, settings: GradingSettings
+    target: GradingTarget, submission: Submission, settings: GradingSettings, more_to_come: bool = False
 ) -> tuple[NotebookGrade, NotebookNode | None]:
-    """Grade one student notebook; return its grade and the executed notebook (None if nothing ran)."""
+    """Grade one student notebook; return its grade and the executed notebook (None if nothing ran).
+
+    `more_to_come` says that this process will grade another notebook after this one: its kernel
+    then starts while this one runs (see `kernels`).
+    """
     grade = NotebookGrade(
         student_id=submission.student_id,
         assignment=target.assignment,
@@ -167,12 +172,7 @@ def grade_notebook(
 
     matched = match_answers(target.release, handed_in)
     notebook = add_guards(rebuild_for_grading(target.source, target.release, matched))
-    with tempfile.TemporaryDirectory(prefix="autograder-") as scratch:
-        workdir = Path(scratch)
-        for relative in target.data_files:
-            (workdir / relative).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(target.folder / relative, workdir / relative)
-        execution = execute(notebook, workdir, settings)
+    execution = execute(notebook, settings, target.folder, target.data_files, start_spare=more_to_come)
     grade.status, grade.message, grade.seconds = execution.status, execution.message, execution.seconds
     grade.repairs += matched.repairs
     grade.parts = score_parts(execution.notebook)
