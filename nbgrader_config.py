@@ -13,3 +13,5 @@ c.CourseDirectory.db_url = "sqlite:///_build/nbgrader/gradebook.db"
 c.CourseDirectory.submitted_directory = "_build/nbgrader/submitted"
 c.CourseDirectory.autograded_directory = "_build/nbgrader/autograded"
 c.CourseDirectory.feedback_directory = "_build/nbgrader/feedback"
+# The teacher's list of mutants marked equivalent (`autograder check`) stays out of every release.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".equivalent_mutants"]

@@ -76,7 +76,7 @@ def release_command(assignments: tuple[str, ...], check: bool, course_root: Path
 )
 @click.option(
     "--cell-timeout",
-    type=float,
+    type=click.IntRange(min=1),  # whole seconds: Jupyter's executor takes no fractions
     default=GradingSettings.cell_timeout,
     show_default=True,
     help="Seconds one cell may run before it is stopped.",
@@ -135,7 +135,7 @@ def grade_command(
     out_dir: Path,
     db_url: str | None,
     regrade: bool,
-    cell_timeout: float,
+    cell_timeout: int,
     workers: int,
     scheduler: str | None,
     cluster: str | None,

@@ -19,8 +19,8 @@ KERNEL_NAME = "python3"
 class GradingSettings:
     """How one grading run behaves; the CLI's options map one to one onto these fields."""
 
-    cell_timeout: float = 60.0
-    """Seconds a single cell may run before it is interrupted (the part scores 0)."""
+    cell_timeout: int = 60
+    """Whole seconds a single cell may run before it is interrupted (the part scores 0)."""
 
     notebook_timeout: float = 600.0
     """Seconds the whole notebook may run before it is stopped (the parts not reached score 0)."""

@@ -136,6 +136,7 @@ def test_an_unchanged_submission_reuses_its_grade_unless_regrade(course, make_cl
         (["grade", "nope", "demo/warmup", "--out", "x"], "unknown assignment 'nope'"),
         (["grade", "warmup", "no/such/folder", "--out", "x"], "does not exist"),
         (["release", "nope"], "unknown assignment 'nope'"),
+        (["grade", "warmup", "demo/warmup", "--out", "x", "--cell-timeout", "2.5"], "not a valid integer"),
     ],
 )
 def test_usage_errors_exit_non_zero_with_one_line(args, message):
