@@ -31,6 +31,24 @@ _course_option = click.option(
 )
 
 
+# Options that `grade` and `check` share: both grade notebooks, on the same Dask machinery.
+_workers_option = click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=os.cpu_count() or 1,
+    show_default="the number of cores",
+    help="Notebooks graded at once, each in its own Dask worker process.",
+)
+_scheduler_option = click.option(
+    "--scheduler", help="Grade on an existing Dask cluster: its scheduler's address (tcp://host:8786)."
+)
+_unsafe_option = click.option(
+    "--unsafe-no-sandbox",
+    is_flag=True,
+    help="Run the notebooks' code without the bubblewrap sandbox, with your own rights (not recommended).",
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="autograder")
 def cli() -> None:
@@ -81,16 +99,8 @@ def release_command(assignments: tuple[str, ...], check: bool, course_root: Path
     show_default=True,
     help="Seconds one cell may run before it is stopped.",
 )
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=os.cpu_count() or 1,
-    show_default="the number of cores",
-    help="Notebooks graded at once, each in its own Dask worker process.",
-)
-@click.option(
-    "--scheduler", help="Grade on an existing Dask cluster: its scheduler's address (tcp://host:8786)."
-)
+@_workers_option
+@_scheduler_option
 @click.option(
     "--cluster",
     type=click.Choice(["slurm", "lsf", "pbs"]),
@@ -123,11 +133,7 @@ def release_command(assignments: tuple[str, ...], check: bool, course_root: Path
     help="Also write the grades as this LMS imports them (canvas.csv, moodle.csv); repeatable. "
     "grades.csv and feedback.zip are always written.",
 )
-@click.option(
-    "--unsafe-no-sandbox",
-    is_flag=True,
-    help="Run students' code without the bubblewrap sandbox, with your own rights (not recommended).",
-)
+@_unsafe_option
 @_course_option
 def grade_command(
     assignment: str,
@@ -217,21 +223,9 @@ def grade_command(
     type=click.IntRange(min=1),
     help="Seconds a mutant's cell may run [default: twice the solution's run, at least 15 s].",
 )
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=os.cpu_count() or 1,
-    show_default="the number of cores",
-    help="Mutants graded at once, each in its own Dask worker process.",
-)
-@click.option(
-    "--scheduler", help="Grade on an existing Dask cluster: its scheduler's address (tcp://host:8786)."
-)
-@click.option(
-    "--unsafe-no-sandbox",
-    is_flag=True,
-    help="Run the notebooks without the bubblewrap sandbox, with your own rights.",
-)
+@_workers_option
+@_scheduler_option
+@_unsafe_option
 @_course_option
 def check_command(
     assignment: str,
