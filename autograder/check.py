@@ -22,12 +22,12 @@ import nbformat
 
 from autograder.config import GradingSettings
 from autograder.course import Course, CourseError
-from autograder.grade import GradingTarget, grade_notebook
+from autograder.grade import GradingTarget, grade_notebook, job_needs_gpu
 from autograder.match import is_answer, nbgrader_meta
 from autograder.model import NotebookGrade
 from autograder.mutate import EQUIVALENTS_FILE, Mutant, notebook_mutants, read_equivalents, sample_mutants
 from autograder.parallel import run_all
-from autograder.sandbox import check_sandbox, needs_gpu
+from autograder.sandbox import check_sandbox
 from autograder.submissions import Submission
 
 DEFAULT_THRESHOLD = 0.9
@@ -183,7 +183,7 @@ def check_assignment(
             ]
         grades = {
             (g.student_id, g.notebook): g
-            for g, _ in run_all(grade_notebook, baseline_jobs, settings, _on_gpu)
+            for g, _ in run_all(grade_notebook, baseline_jobs, settings, job_needs_gpu)
         }
         check.baselines = [
             Baseline(t.notebook, grades["solution", t.notebook], grades["blank", t.notebook]) for t in targets
@@ -214,7 +214,7 @@ def check_assignment(
             jobs.append((target, Submission(mutant.id, target.notebook, path), limits[target.notebook]))
         by_key = {(m.id, t.notebook): m for t, m in pool}
         on_start(len(jobs))
-        for grade, _ in run_all(grade_notebook, jobs, settings, _on_gpu):
+        for grade, _ in run_all(grade_notebook, jobs, settings, job_needs_gpu):
             result = MutantResult(grade.notebook, by_key[grade.student_id, grade.notebook], grade)
             check.results.append(result)
             report(result)
@@ -222,10 +222,6 @@ def check_assignment(
     check.results.sort(key=lambda r: order[r.mutant.id, r.notebook])
     check.seconds = time.monotonic() - started
     return check
-
-
-def _on_gpu(args: tuple) -> bool:
-    return needs_gpu(args[0].source)
 
 
 def _mutant_settings(

@@ -18,6 +18,7 @@ from autograder.grade import grade_assignment
 from autograder.lms import UNPACKED_DIR
 from autograder.model import NotebookGrade
 from autograder.mutate import equivalent_line
+from autograder.parallel import BATCH_SYSTEMS
 from autograder.release import release, stale_releases
 from autograder.roster import read_roster
 
@@ -103,7 +104,7 @@ def release_command(assignments: tuple[str, ...], check: bool, course_root: Path
 @_scheduler_option
 @click.option(
     "--cluster",
-    type=click.Choice(["slurm", "lsf", "pbs"]),
+    type=click.Choice(list(BATCH_SYSTEMS)),
     help="Grade in batch jobs on this HPC system (dask-jobqueue); job settings from "
     "~/.config/dask/jobqueue.yaml. Example: --cluster lsf --queue hpc --walltime 01:00 --jobs 8",
 )

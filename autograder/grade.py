@@ -127,7 +127,7 @@ def grade_assignment(
         # Every notebook but the last has another after it, whose kernel can start early.
         to_grade = [(*args, n < len(to_grade) - 1) for n, args in enumerate(to_grade)]
         # Workers grade; this process alone writes, each grade as soon as it is done.
-        graded = run_all(grade_notebook, to_grade, settings, lambda args: needs_gpu(args[0].source))
+        graded = run_all(grade_notebook, to_grade, settings, job_needs_gpu)
         for grade, executed in graded:
             grade.digest = digests[grade.student_id, grade.notebook]
             late(grade)
@@ -177,6 +177,11 @@ def grade_notebook(
     grade.repairs += matched.repairs
     grade.parts = score_parts(execution.notebook)
     return grade, execution.notebook
+
+
+def job_needs_gpu(args: tuple) -> bool:
+    """Whether a `grade_notebook` job (its arguments) grades a notebook marked as needing a GPU."""
+    return needs_gpu(args[0].source)
 
 
 def _fingerprint(target: GradingTarget, submission: Submission) -> str:
