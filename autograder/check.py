@@ -1,6 +1,8 @@
 """Check: how strong an assignment's tests are, by grading its solution, its blank release and mutants.
 
-1. The source notebook must score full marks and the released (blank) notebook 0.
+1. The source notebook must score full marks and the released (blank) notebook 0, and every test
+   cell must observe something (see `observation`): a cell that observes nothing is graded by the
+   kernel's word alone, which the student's code can forge.
 2. Mutation analysis: each mutant of the reference solution (see `mutate`) is handed in like a
    student's notebook and graded by the real pipeline, hidden tests included. A mutant is killed
    when it loses a point, errs or runs out of time; a survivor is a bug the tests let through, or an
@@ -60,6 +62,8 @@ class Baseline:
     notebook: str
     solution: NotebookGrade
     blank: NotebookGrade
+    unobserved: tuple[str, ...] = ()
+    """Test cells that observe nothing in the reference run."""
 
     @property
     def solution_full(self) -> bool:
@@ -68,6 +72,12 @@ class Baseline:
     @property
     def problems(self) -> list[str]:
         found = []
+        if self.unobserved:
+            found.append(
+                f"{self.notebook}: test cells that observe nothing, so the grader cannot check their"
+                f" verdict outside the student's kernel: {', '.join(self.unobserved)}"
+                " (call observe(name, value) on what each test checks)"
+            )
         if not self.solution_full:
             failed = [p.grade_id for p in self.solution.parts if p.points < p.max_points]
             why = self.solution.message or f"failed: {', '.join(failed)}"
@@ -155,7 +165,10 @@ def check_assignment(
     folder = course.source_root / assignment
     check = CheckReport(assignment, threshold, folder / EQUIVALENTS_FILE)
     equivalents = read_equivalents(check.equivalents_file)
-    targets = [GradingTarget.load(course, assignment, name) for name in course.notebook_names(assignment)]
+    targets = [
+        GradingTarget.load(course, assignment, name).with_reference(settings)
+        for name in course.notebook_names(assignment)
+    ]
     if not targets:
         raise CourseError(f"assignment {assignment!r} has no notebook in {folder}")
 
@@ -186,7 +199,13 @@ def check_assignment(
             for g, _ in run_all(grade_notebook, baseline_jobs, settings, job_needs_gpu)
         }
         check.baselines = [
-            Baseline(t.notebook, grades["solution", t.notebook], grades["blank", t.notebook]) for t in targets
+            Baseline(
+                t.notebook,
+                grades["solution", t.notebook],
+                grades["blank", t.notebook],
+                tuple(t.reference.unobserved()),
+            )
+            for t in targets
         ]
         if not all(b.solution_full for b in check.baselines):
             check.seconds = time.monotonic() - started

@@ -19,7 +19,7 @@ from autograder.lms import UNPACKED_DIR
 from autograder.model import NotebookGrade
 from autograder.mutate import equivalent_line
 from autograder.parallel import BATCH_SYSTEMS
-from autograder.release import release, stale_releases
+from autograder.release import release, stale_releases, unobserved_tests
 from autograder.roster import read_roster
 
 _course_option = click.option(
@@ -69,11 +69,14 @@ def release_command(assignments: tuple[str, ...], check: bool, course_root: Path
     with _user_errors():
         if check:
             problems = stale_releases(course, list(assignments))
-            for problem in problems:
+            faults = unobserved_tests(course, list(assignments))
+            for problem in problems + faults:
                 click.echo(problem)
             if problems:
                 raise click.ClickException("assignments/ is out of date: run `autograder release`")
-            click.echo("assignments/ is up to date")
+            if faults:
+                raise click.ClickException("some test cells observe nothing (listed above)")
+            click.echo("assignments/ is up to date, and every test cell observes what it checks")
             return
         for path in release(course, list(assignments)):
             click.echo(f"wrote {path}")

@@ -52,5 +52,8 @@ class GradingSettings:
     sandbox: bool = True
     """Run students' code in the bubblewrap sandbox; off only with --unsafe-no-sandbox."""
 
+    reference_cache: str = ""
+    """Folder of the cached reference runs (see `reference`); empty: the user's cache folder."""
+
     regrade: bool = False
     """Grade again even when the submission and the assignment did not change since the last run."""

@@ -6,6 +6,7 @@ test cells, store the grade, write the feedback page. A grade whose submission a
 unchanged since the last run is reused unless `regrade` is set.
 """
 
+import functools
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -14,10 +15,10 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-from autograder import __version__
+from autograder import reference as references
 from autograder.config import GRADEBOOK_FILE, GradingSettings
-from autograder.course import Course
-from autograder.execute import execute
+from autograder.course import Course, CourseError
+from autograder.execute import Execution, execute
 from autograder.export import check_formats, export_grades
 from autograder.feedback import feedback_path, write_feedback
 from autograder.gradebook import Gradebook, sqlite_url
@@ -25,13 +26,14 @@ from autograder.guard import add_guards
 from autograder.late import apply_late, load_policy
 from autograder.lms import prepare_submissions
 from autograder.match import match_answers, rebuild_for_grading
-from autograder.model import NotebookGrade
+from autograder.model import NotebookGrade, Status
 from autograder.parallel import run_all
+from autograder.reference import Reference
 from autograder.release import release_notebook
 from autograder.report import write_report
 from autograder.roster import read_roster
 from autograder.sandbox import check_sandbox, needs_gpu
-from autograder.score import max_score, score_parts, unscored_parts
+from autograder.score import canary_passed, max_score, score_parts, unscored_parts
 from autograder.submissions import Submission, UnreadableNotebook, find_submissions, read_notebook
 
 
@@ -47,6 +49,9 @@ class GradingTarget:
     data_files: tuple[Path, ...]
     """Other files of the assignment (data), relative to `folder`, copied next to each notebook that runs."""
     digest: str
+    """Fingerprint of the source notebook, its data files and the grading code."""
+    reference: Reference | None = None
+    """What the solution observed in each test cell (see `with_reference`); None: not yet run."""
 
     @classmethod
     def load(cls, course: Course, assignment: str, notebook: str) -> "GradingTarget":
@@ -54,11 +59,43 @@ class GradingTarget:
         raw = (folder / notebook).read_bytes()
         source = nbformat.reads(raw.decode("utf-8"), as_version=4)
         data = tuple(p for p in course.source_files(assignment) if p.suffix != ".ipynb")
-        fingerprint = hashlib.sha256(raw + __version__.encode())
+        fingerprint = hashlib.sha256(raw + code_digest().encode())
         for relative in data:
             fingerprint.update((folder / relative).read_bytes())
         digest = fingerprint.hexdigest()
         return cls(assignment, notebook, source, release_notebook(source), folder, data, digest)
+
+    def with_reference(self, settings: GradingSettings) -> "GradingTarget":
+        """This target with its reference: read from the cache, or recorded by grading the solution once."""
+        if self.reference is not None:
+            return self
+        gpu = settings.gpus > 0 and needs_gpu(self.source)
+        cache = Path(settings.reference_cache) if settings.reference_cache else references.default_cache()
+        path = (
+            cache
+            / self.assignment
+            / f"{Path(self.notebook).stem}-{self.digest[:24]}{'-gpu' if gpu else ''}.json"
+        )
+        reference = references.load(path)
+        if reference is None:
+            executed, _ = _run(self, self.source, settings)
+            if executed.status != Status.GRADED:
+                raise CourseError(
+                    f"{self.assignment}/{self.notebook}: the source notebook did not run to its end"
+                    f" ({executed.message}), so it cannot serve as the reference; fix it and grade again"
+                )
+            reference = Reference.record(executed.notebook, f"{self.assignment}/{self.notebook}")
+            references.save(path, reference)
+        return replace(self, reference=reference)
+
+
+@functools.cache
+def code_digest() -> str:
+    """Fingerprint of the grading code itself: every module of this package."""
+    digest = hashlib.sha256()
+    for module in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(module.name.encode() + module.read_bytes())
+    return digest.hexdigest()
 
 
 def grade_assignment(
@@ -124,6 +161,10 @@ def grade_assignment(
             else:
                 digests[submission.student_id, submission.notebook] = digest
                 to_grade.append((targets[submission.notebook], submission, settings))
+        # The solution is graded first, once per version (cached), for the verdicts to compare with.
+        needed = {target.notebook for target, _, _ in to_grade}
+        ready = {name: targets[name].with_reference(settings) for name in sorted(needed)}
+        to_grade = [(ready[target.notebook], *rest) for target, *rest in to_grade]
         # Every notebook but the last has another after it, whose kernel can start early.
         to_grade = [(*args, n < len(to_grade) - 1) for n, args in enumerate(to_grade)]
         # Workers grade; this process alone writes, each grade as soon as it is done.
@@ -170,13 +211,32 @@ def grade_notebook(
         grade.parts = unscored_parts(target.source, "the notebook could not be read")
         return grade, None
 
+    if target.reference is None:
+        raise ValueError("grade_notebook needs a target with its reference (GradingTarget.with_reference)")
+    execution, repairs = _run(target, handed_in, settings, more_to_come)
+    grade.status, grade.message, grade.seconds = execution.status, execution.message, execution.seconds
+    grade.repairs += repairs
+    grade.parts = score_parts(execution.notebook, target.reference)
+    if grade.status == Status.GRADED and canary_passed(execution.notebook):
+        grade.status = Status.TAMPERING
+        grade.message = (
+            "tampering suspected: a check that must fail on every notebook passed, so this notebook"
+            " changed how its cells run or report; a human should read it"
+        )
+    return grade, execution.notebook
+
+
+def _run(
+    target: GradingTarget, handed_in: NotebookNode, settings: GradingSettings, more_to_come: bool = False
+) -> tuple[Execution, list[str]]:
+    """Match, rebuild, guard and execute one hand-in (or the solution itself, for the reference).
+
+    Returns the execution and what the matcher repaired.
+    """
     matched = match_answers(target.release, handed_in)
     notebook = add_guards(rebuild_for_grading(target.source, target.release, matched))
     execution = execute(notebook, settings, target.folder, target.data_files, start_spare=more_to_come)
-    grade.status, grade.message, grade.seconds = execution.status, execution.message, execution.seconds
-    grade.repairs += matched.repairs
-    grade.parts = score_parts(execution.notebook)
-    return grade, execution.notebook
+    return execution, matched.repairs
 
 
 def job_needs_gpu(args: tuple) -> bool:

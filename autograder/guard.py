@@ -10,16 +10,28 @@ notebook that is graded:
   tests rely on must therefore be imported by the given cells, before the student's first answer;
 - a *restore* cell before each test cell: it puts all of that back as it was.
 
-Together with scoring from the kernel's own execute replies (not from printed text) and the
-sandbox, this stops the usual ways of earning points one did not. It is not a wall: code that digs
-through the interpreter's internals could still reach the snapshot, which is why hidden tests
-should also check values that only a working answer produces.
+Beyond module namespaces the restore puts back IPython's input and AST transformers, its event
+hooks, its display and exception machinery, and any method patched onto the shell, the kernel or
+their classes, and the guard itself.
+
+Two more kinds of grader cell:
+
+- a *prelude* first of all, which defines `observe` (see `observation`);
+- two *canaries*: copies of a test cell that end in a check no notebook can pass. An honest
+  notebook fails them; one that passes has changed how its cells run or report (`score` marks it
+  "tampering suspected"). They look like tests to the student's code.
+
+This is the first layer only. The guard runs in the student's interpreter and so is in their reach;
+the verdict is not: points come from observations compared outside the kernel (see `verdict`).
 """
+
+import hashlib
 
 import nbformat
 from nbformat import NotebookNode
 
 from autograder.match import is_answer, is_test
+from autograder.observation import prelude_source
 
 _SNAPSHOT = """\
 def _autograder_snapshot():
@@ -32,6 +44,26 @@ def _autograder_snapshot():
         if isinstance(m, types.ModuleType) and vars(m) is not user
     }
     given = {k: v for k, v in user.items() if not k.startswith("_") and k not in ("In", "Out", "exit", "quit", "get_ipython")}
+    shell = get_ipython()
+    kernel = getattr(shell, "kernel", None)
+    objects = [o for o in (shell, kernel, shell.display_pub, shell.displayhook, shell.events, getattr(shell, "input_transformer_manager", None)) if o is not None]
+    # Only what steers execution goes back: methods, hooks, transformers, display and exception
+    # handling. Counters and the current message's header must keep moving.
+    steering = ("custom_exceptions", "CustomTB", "display_pub", "displayhook", "display_trap", "InteractiveTB", "SyntaxTB")
+
+    def steers(key, value):
+        return key in steering or "transform" in key or (callable(value) and not isinstance(value, type))
+
+    def stores(o):
+        return [vars(o)] + ([o._trait_values] if isinstance(getattr(o, "_trait_values", None), dict) else [])
+
+    attributes = [(o, store, {k: v for k, v in store.items() if steers(k, v)}) for o in objects for store in stores(o)]
+    lists = {id(v): (v, list(v)) for _, _, saved in attributes for v in saved.values() if type(v) is list}
+    hooks = {event: list(callbacks) for event, callbacks in shell.events.callbacks.items()}
+    def method(value):
+        return callable(value) or isinstance(value, (property, classmethod, staticmethod))
+
+    classes = {cls: {k: v for k, v in vars(cls).items() if method(v)} for o in objects for cls in type(o).__mro__ if cls is not object}
 
     def installed(module):
         origin = getattr(getattr(module, "__spec__", None), "origin", None) or ""
@@ -56,6 +88,27 @@ def _autograder_snapshot():
                     del current[key]
             current.update(namespace)
         user.update(given)
+        # IPython and the kernel: transformers, hooks, display and exception handling, methods.
+        for cls, saved in classes.items():
+            for key in [k for k, v in vars(cls).items() if k not in saved and method(v)]:
+                delattr(cls, key)
+            for key, value in saved.items():
+                if vars(cls).get(key) is not value:
+                    try:
+                        setattr(cls, key, value)
+                    except (AttributeError, TypeError):
+                        pass  # read-only slots of built-in types
+        for obj, store, saved in attributes:
+            if store is vars(obj):  # a method patched onto the instance shadows its class's
+                for key in [k for k, v in store.items() if k not in saved and callable(v) and hasattr(type(obj), k)]:
+                    del store[key]
+            store.update(saved)
+        for value, items in lists.values():
+            value[:] = items
+        shell.events.callbacks.clear()
+        shell.events.callbacks.update({event: list(callbacks) for event, callbacks in hooks.items()})
+        sys.modules["_autograder_guard"] = guard
+        guard.restore = restore
 
     guard = types.ModuleType("_autograder_guard")
     guard.restore = restore
@@ -68,8 +121,11 @@ _RESTORE = '__import__("sys").modules["_autograder_guard"].restore()'
 
 
 def add_guards(notebook: NotebookNode) -> NotebookNode:
-    """Insert the snapshot cell before the student's first cell and a restore cell before each test."""
-    cells = []
+    """Insert the prelude first, the snapshot cell before the student's first cell, a restore cell
+    before each test, and the canaries after the first and the last test."""
+    tests = [cell for cell in notebook.cells if is_test(cell)]
+    canary = _canary(tests)
+    cells = [_grader_cell(prelude_source())]
     snapshot_placed = False
     for cell in notebook.cells:
         written_by_student = is_answer(cell) or _origin(cell) == "student"
@@ -79,13 +135,38 @@ def add_guards(notebook: NotebookNode) -> NotebookNode:
         if is_test(cell) and snapshot_placed:
             cells.append(_grader_cell(_RESTORE))
         cells.append(cell)
+        if canary is not None and snapshot_placed and (cell is tests[0] or cell is tests[-1]):
+            cells += [_grader_cell(_RESTORE), nbformat.from_dict(canary)]
     notebook.cells = cells
     return notebook
 
 
 def is_grader_cell(cell: NotebookNode) -> bool:
     """True for a cell the guard added (the feedback page leaves them out)."""
-    return _origin(cell) == "grader"
+    return _origin(cell) in ("grader", "canary")
+
+
+def is_canary(cell: NotebookNode) -> bool:
+    """True for a canary: a test-like cell that must fail (see the module docstring)."""
+    return _origin(cell) == "canary"
+
+
+def _canary(tests: list[NotebookNode]) -> NotebookNode | None:
+    """The canary cell: the shortest test's code, then a check that compares two different numbers.
+
+    The numbers come from the test's code, so they differ between assignments but not between runs.
+    """
+    if not tests:
+        return None
+    model = min(tests, key=lambda cell: len(cell.source))
+    seed = hashlib.sha256(model.source.encode()).digest()
+    a, b = int.from_bytes(seed[:3]), int.from_bytes(seed[3:6]) | 1
+    if a == b:
+        a += 1
+    check = f"assert {a} % {b} == {a % b + 1}, 'the result does not match the expected value'"
+    return nbformat.v4.new_code_cell(
+        f"{model.source}\n{check}", metadata={"autograder": {"origin": "canary"}}
+    )
 
 
 def _origin(cell: NotebookNode) -> str | None:

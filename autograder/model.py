@@ -1,6 +1,26 @@
 """The plain data that passes between the grading steps."""
 
 from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    """How the grading of one notebook ended; every value but `graded` is a reason to look."""
+
+    GRADED = "graded"
+    """Every cell ran to its end (some tests may have failed)."""
+    MISSING = "missing"
+    """No notebook of that name was handed in."""
+    AMBIGUOUS = "ambiguous"
+    """Several notebooks could be the one; none was graded."""
+    INVALID = "invalid-notebook"
+    """The file is not a readable notebook."""
+    TIMEOUT = "timeout"
+    """A cell or the whole notebook ran past its time limit."""
+    KERNEL_DIED = "kernel-died"
+    """The Python kernel died while running the notebook."""
+    TAMPERING = "tampering-suspected"
+    """A check that fails on every honest notebook passed: the notebook changed how cells run."""
 
 
 @dataclass(frozen=True)
@@ -22,12 +42,14 @@ class NotebookGrade:
     assignment: str
     notebook: str
     status: str
-    """`graded`, or a short error class: `missing`, `invalid-notebook`, `timeout`, `kernel-died`."""
+    """One of `Status` (stored and compared as its string)."""
     max_score: float
     parts: list[PartResult] = field(default_factory=list)
     message: str = ""
     repairs: list[str] = field(default_factory=list)
     """What the matcher fixed in the notebook (stripped metadata, moved cells), for the feedback."""
+    evidence: list[str] = field(default_factory=list)
+    """Lines of the student's code that reach into the grading machinery, for the teacher (not a penalty)."""
     digest: str = ""
     """Fingerprint of the submission and the assignment; an equal digest means the grade still holds."""
     seconds: float = 0.0

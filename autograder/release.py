@@ -5,6 +5,7 @@ so a released notebook is exactly what plain nbgrader would release, minus its d
 deterministic, which lets `release --check` compare the committed files with a fresh release.
 """
 
+import re
 import shutil
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from nbgrader.preprocessors import (
 from traitlets.config import Config
 
 from autograder.course import Course
+from autograder.match import is_test, nbgrader_meta
 
 # nbgrader's GenerateAssignment pipeline without SaveCells (it writes nbgrader's database) and
 # InstantiateTests (it expands `### AUTOTEST` templates, which this course does not use).
@@ -99,4 +101,24 @@ def stale_releases(course: Course, assignments: list[str] | None = None) -> list
                 problems.append(f"{shown} has no source")
             elif (target / relative).read_bytes() != expected[relative]:
                 problems.append(f"{shown} differs from its source")
+    return problems
+
+
+_OBSERVE_CALL = re.compile(r"\bobserve\s*\(")
+
+
+def unobserved_tests(course: Course, assignments: list[str] | None = None) -> list[str]:
+    """Test cells of the sources that call no `observe`: their verdict would rest on the student's kernel."""
+    problems = []
+    for assignment in assignments or course.assignments():
+        course.require(assignment)
+        for name in course.notebook_names(assignment):
+            source = nbformat.read(course.source_root / assignment / name, as_version=4)
+            for cell in source.cells:
+                if is_test(cell) and not _OBSERVE_CALL.search(cell.source):
+                    problems.append(
+                        f"{course.source_root.name}/{assignment}/{name}: test cell"
+                        f" '{nbgrader_meta(cell)['grade_id']}' observes nothing; call observe(name, value)"
+                        " on what it checks, so the grader can compare it outside the student's kernel"
+                    )
     return problems

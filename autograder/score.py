@@ -1,15 +1,23 @@
 """Score: turn the executed test cells of a notebook into points, with a reason for every loss.
 
-A test cell earns all its points when it ran to its end and none when it raised, as in nbgrader.
+A test cell earns all its points when the kernel says it ran to its end, as in nbgrader, and every
+observation the reference run made in it matches (see `verdict`); otherwise it earns none.
 """
 
 import re
+from typing import TYPE_CHECKING
 
 from nbformat import NotebookNode
 
 from autograder.execute import INTERRUPTED, cell_outcome
+from autograder.guard import is_canary
 from autograder.match import is_test, nbgrader_meta
 from autograder.model import PartResult
+from autograder.observation import observations
+from autograder.verdict import judge
+
+if TYPE_CHECKING:  # reference imports this module for failure_message
+    from autograder.reference import Reference
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -32,15 +40,21 @@ def unscored_parts(notebook: NotebookNode, reason: str) -> list[PartResult]:
     ]
 
 
-def score_parts(executed: NotebookNode) -> list[PartResult]:
-    """One PartResult per test cell of an executed notebook."""
+def score_parts(executed: NotebookNode, reference: "Reference") -> list[PartResult]:
+    """One PartResult per test cell of an executed notebook, judged against the reference run."""
     results = []
     for cell in graded_cells(executed):
         meta = nbgrader_meta(cell)
         points = float(meta.get("points", 0))
-        problem = failure_message(cell)
+        expected = reference.observed.get(meta["grade_id"], [])
+        problem = failure_message(cell) or judge(expected, observations(cell))
         results.append(PartResult(meta["grade_id"], 0.0 if problem else points, points, problem))
     return results
+
+
+def canary_passed(executed: NotebookNode) -> bool:
+    """Whether a canary (a test that must fail, see `guard`) ran to its end: evidence of tampering."""
+    return any(is_canary(cell) and cell_outcome(cell).get("status") == "ok" for cell in executed.cells)
 
 
 def failure_message(cell: NotebookNode) -> str:

@@ -75,7 +75,7 @@ def grade_solution(course: Course, assignment: str, settings: GradingSettings) -
     """The reference solution of every notebook of `assignment`, graded as a hand-in."""
     figures = {}
     for notebook in course.notebook_names(assignment):
-        target = GradingTarget.load(course, assignment, notebook)
+        target = GradingTarget.load(course, assignment, notebook).with_reference(settings)
         submission = Submission("reference", notebook, course.source_root / assignment / notebook)
         started = time.perf_counter()
         grade, _ = grade_notebook(target, submission, settings)
