@@ -13,7 +13,7 @@ from markdown_it import MarkdownIt
 from nbformat import NotebookNode
 
 from autograder.guard import is_grader_cell
-from autograder.match import is_answer, is_test, nbgrader_meta
+from autograder.match import is_answer, is_student_cell, is_test, nbgrader_meta
 from autograder.model import NotebookGrade
 
 _markdown = MarkdownIt("commonmark", {"html": False}).enable("table")
@@ -81,7 +81,7 @@ def _render_cell(cell: NotebookNode) -> str:
         kind, label = "answer", f"your answer ({nbgrader_meta(cell)['grade_id']})"
     elif is_test(cell):
         kind, label = "test", f"tests ({nbgrader_meta(cell)['grade_id']})"
-    elif cell.get("metadata", {}).get("autograder", {}).get("origin") == "student":
+    elif is_student_cell(cell):
         kind, label = "answer", "a cell you added"
     else:
         kind, label = "given", "given code"

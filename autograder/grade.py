@@ -18,6 +18,7 @@ from nbformat import NotebookNode
 from autograder import reference as references
 from autograder.config import GRADEBOOK_FILE, GradingSettings
 from autograder.course import Course, CourseError
+from autograder.evidence import suspicious_lines
 from autograder.execute import Execution, execute
 from autograder.export import check_formats, export_grades
 from autograder.feedback import feedback_path, write_feedback
@@ -25,7 +26,7 @@ from autograder.gradebook import Gradebook, sqlite_url
 from autograder.guard import add_guards
 from autograder.late import apply_late, load_policy
 from autograder.lms import prepare_submissions
-from autograder.match import match_answers, rebuild_for_grading
+from autograder.match import is_answer, is_student_cell, match_answers, nbgrader_meta, rebuild_for_grading
 from autograder.model import NotebookGrade, Status
 from autograder.parallel import run_all
 from autograder.reference import Reference
@@ -217,6 +218,9 @@ def grade_notebook(
     grade.status, grade.message, grade.seconds = execution.status, execution.message, execution.seconds
     grade.repairs += repairs
     grade.parts = score_parts(execution.notebook, target.reference)
+    grade.evidence = suspicious_lines(
+        [(_label(cell), cell.source) for cell in execution.notebook.cells if _written_by_student(cell)]
+    )
     if grade.status == Status.GRADED and canary_passed(execution.notebook):
         grade.status = Status.TAMPERING
         grade.message = (
@@ -237,6 +241,14 @@ def _run(
     notebook = add_guards(rebuild_for_grading(target.source, target.release, matched))
     execution = execute(notebook, settings, target.folder, target.data_files, start_spare=more_to_come)
     return execution, matched.repairs
+
+
+def _written_by_student(cell: NotebookNode) -> bool:
+    return is_answer(cell) or is_student_cell(cell)
+
+
+def _label(cell: NotebookNode) -> str:
+    return f"answer '{nbgrader_meta(cell)['grade_id']}'" if is_answer(cell) else "a cell the student added"
 
 
 def job_needs_gpu(args: tuple) -> bool:

@@ -2,8 +2,8 @@
 
 Each grade is written in one transaction (its row and its parts together), so a run that is killed
 leaves the gradebook with whole grades only, and a finished grade is never lost. A gradebook written
-before grades had late fields (`submitted_at`, `late_seconds`, `penalty`) gets those columns added
-when it is opened.
+before grades had late fields (`submitted_at`, `late_seconds`, `penalty`) or `evidence` gets those
+columns added when it is opened.
 """
 
 import json
@@ -50,9 +50,10 @@ grades_table = Table(
     Column("submitted_at", String(64), nullable=False, server_default=""),
     Column("late_seconds", Float, nullable=False, server_default="0"),
     Column("penalty", Float, nullable=False, server_default="0"),
+    Column("evidence", Text, nullable=False, server_default="[]"),
 )
 
-_added_columns = ("submitted_at", "late_seconds", "penalty")
+_added_columns = ("submitted_at", "late_seconds", "penalty", "evidence")
 
 parts_table = Table(
     "parts",
@@ -109,6 +110,7 @@ class Gradebook:
                 submitted_at=row["submitted_at"],
                 late_seconds=row["late_seconds"],
                 penalty=row["penalty"],
+                evidence=json.loads(row["evidence"]),
             )
 
     def put(self, grade: NotebookGrade) -> None:
@@ -130,6 +132,7 @@ class Gradebook:
                     submitted_at=grade.submitted_at,
                     late_seconds=grade.late_seconds,
                     penalty=grade.penalty,
+                    evidence=json.dumps(grade.evidence),
                     graded_at=datetime.now(UTC).replace(tzinfo=None),
                 )
             )

@@ -30,7 +30,7 @@ import hashlib
 import nbformat
 from nbformat import NotebookNode
 
-from autograder.match import is_answer, is_test
+from autograder.match import is_answer, is_student_cell, is_test
 from autograder.observation import prelude_source
 
 _SNAPSHOT = """\
@@ -128,7 +128,7 @@ def add_guards(notebook: NotebookNode) -> NotebookNode:
     cells = [_grader_cell(prelude_source())]
     snapshot_placed = False
     for cell in notebook.cells:
-        written_by_student = is_answer(cell) or _origin(cell) == "student"
+        written_by_student = is_answer(cell) or is_student_cell(cell)
         if written_by_student and not snapshot_placed:
             cells.append(_grader_cell(_SNAPSHOT))
             snapshot_placed = True

@@ -192,6 +192,12 @@ def rebuild_for_grading(source: NotebookNode, release: NotebookNode, matched: Ma
     return notebook
 
 
+def is_student_cell(cell: NotebookNode) -> bool:
+    """True for a code cell the student added to the notebook (see `rebuild_for_grading`)."""
+    meta = cell.get("metadata", {}).get("autograder", {})
+    return isinstance(meta, dict) and meta.get("origin") == "student"
+
+
 def _student_cell(code: str) -> NotebookNode:
     """A code cell the student added, marked so that the feedback can show where it came from."""
     return nbformat.v4.new_code_cell(code, metadata={"autograder": {"origin": "student"}})

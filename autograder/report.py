@@ -2,7 +2,8 @@
 
 It answers three questions: how did the class do (a histogram of the scores, the runtimes), which
 parts did most students fail (the ones to teach again), and which hand-ins need a human look
-(errors, time-outs, repaired notebooks, late hand-ins). The page loads nothing: the histogram is
+(errors, time-outs, repaired notebooks, late hand-ins, suspected tampering and code that
+reaches into the grading machinery, with its lines). The page loads nothing: the histogram is
 an inline PNG, so it opens offline and can be mailed as it is.
 """
 
@@ -48,7 +49,7 @@ def render_report(assignment: str, grades: list[NotebookGrade], sandboxed: bool 
             f"<td>{points:g}</td></tr>"
         )
     body.append("</table>")
-    look = [g for g in grades if g.status != "graded" or g.repairs or g.late_seconds > 0]
+    look = [g for g in grades if g.status != "graded" or g.repairs or g.evidence or g.late_seconds > 0]
     body.append(f"<h2>Needs a human look ({len(look)})</h2>")
     body.append(
         _table(look) if look else "<p>Nothing: every notebook ran cleanly, on time and needed no repair.</p>"
@@ -147,7 +148,8 @@ def _table(grades: list[NotebookGrade]) -> str:
         "<th>seconds</th><th>message and repairs</th></tr>"
     ]
     for g in grades:
-        notes = "<br>".join(escape(line) for line in [g.message, *g.repairs] if line)
+        reaching = [f"reaches into the grader: {line}" for line in g.evidence]
+        notes = "<br>".join(escape(line) for line in [g.message, *g.repairs, *reaching] if line)
         css = "pass" if g.status == "graded" else "fail"
         # The late module's note says by how much; the status and score say that it counted.
         status = f"{g.status}, late" if g.late_seconds > 0 else g.status
