@@ -26,7 +26,7 @@ from autograder.config import GradingSettings
 from autograder.course import Course, CourseError
 from autograder.grade import GradingTarget, grade_notebook, job_needs_gpu
 from autograder.match import is_answer, nbgrader_meta
-from autograder.model import NotebookGrade
+from autograder.model import NotebookGrade, Status
 from autograder.mutate import EQUIVALENTS_FILE, Mutant, notebook_mutants, read_equivalents, sample_mutants
 from autograder.parallel import run_all
 from autograder.sandbox import check_sandbox
@@ -46,13 +46,13 @@ class MutantResult:
 
     @property
     def killed(self) -> bool:
-        return self.grade.status != "graded" or self.grade.score < self.grade.max_score
+        return self.grade.status != Status.GRADED or self.grade.score < self.grade.max_score
 
     @property
     def lost(self) -> list[str]:
         """The parts that failed, or the reason nothing was scored."""
         parts = [p.grade_id for p in self.grade.parts if p.points < p.max_points]
-        return parts or ([self.grade.status] if self.grade.status != "graded" else [])
+        return parts or ([self.grade.status] if self.grade.status != Status.GRADED else [])
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ class Baseline:
 
     @property
     def solution_full(self) -> bool:
-        return self.solution.status == "graded" and self.solution.score == self.solution.max_score
+        return self.solution.status == Status.GRADED and self.solution.score == self.solution.max_score
 
     @property
     def problems(self) -> list[str]:

@@ -21,6 +21,7 @@ from traitlets import Integer
 from autograder.config import KERNEL_NAME, GradingSettings
 from autograder.course import CourseError
 from autograder.kernels import Recipe, fresh_kernel
+from autograder.model import Status
 from autograder.sandbox import needs_gpu
 
 INTERRUPTED = "KeyboardInterrupt"
@@ -32,7 +33,7 @@ class Execution:
     """An executed notebook with how its run ended."""
 
     notebook: NotebookNode
-    status: str
+    status: Status
     """`graded` when every cell ran to its end, else `timeout` or `kernel-died`."""
     message: str
     seconds: float
@@ -106,7 +107,7 @@ async def _execute(
     notebook: NotebookNode, settings: GradingSettings, recipe: Recipe, start_spare: bool
 ) -> Execution:
     start = time.monotonic()
-    status, message = "graded", ""
+    status, message = Status.GRADED, ""
     kernel = None
     client = None
     try:
@@ -125,13 +126,13 @@ async def _execute(
         )
         await asyncio.wait_for(client.async_execute(), settings.notebook_timeout)
     except TimeoutError:
-        status = "timeout"
+        status = Status.TIMEOUT
         message = f"the notebook ran longer than {settings.notebook_timeout:g} s and was stopped"
     except KernelUnresponsive:
-        status = "timeout"
+        status = Status.TIMEOUT
         message = f"a cell ran longer than {settings.cell_timeout:g} s and the kernel stopped responding"
     except DeadKernelError:
-        status, message = "kernel-died", "the Python kernel died while running the notebook"
+        status, message = Status.KERNEL_DIED, "the Python kernel died while running the notebook"
     except RuntimeError as error:  # nbclient's way of saying the kernel never answered
         raise KernelStartError(
             f"the Jupyter kernel did not start ({error}); check that `{KERNEL_NAME}` runs in the sandbox,"
@@ -143,8 +144,10 @@ async def _execute(
             client.kc.stop_channels()
         if kernel is not None:
             await kernel.close()
-    if status == "graded" and any(cell_outcome(cell).get("ename") == INTERRUPTED for cell in notebook.cells):
-        status = "timeout"
+    if status == Status.GRADED and any(
+        cell_outcome(cell).get("ename") == INTERRUPTED for cell in notebook.cells
+    ):
+        status = Status.TIMEOUT
         message = f"a cell ran longer than {settings.cell_timeout:g} s and was stopped"
     return Execution(notebook, status, message, time.monotonic() - start)
 

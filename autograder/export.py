@@ -46,7 +46,7 @@ from pathlib import Path
 
 from autograder.course import CourseError
 from autograder.feedback import feedback_path
-from autograder.model import NotebookGrade
+from autograder.model import NotebookGrade, Status
 from autograder.roster import Student
 
 GRADES_HEADER = ["student_id", "assignment", "score", "max_score", "status"]
@@ -155,7 +155,7 @@ def student_totals(grades: list[NotebookGrade], roster: dict[str, Student]) -> l
                 assignment=assignment,
                 score=sum(g.score for g in group),
                 max_score=sum(g.max_score for g in group),
-                status=next((g.status for g in group if g.status != "graded"), "graded"),
+                status=next((g.status for g in group if g.status != Status.GRADED), Status.GRADED),
                 grades=group,
             )
         )

@@ -197,7 +197,7 @@ def grade_notebook(
         student_id=submission.student_id,
         assignment=target.assignment,
         notebook=submission.notebook,
-        status="graded",
+        status=Status.GRADED,
         max_score=max_score(target.source),
     )
     grade.repairs = list(submission.notes)
@@ -208,7 +208,7 @@ def grade_notebook(
     try:
         handed_in = read_notebook(submission.path)
     except UnreadableNotebook as error:
-        grade.status, grade.message = "invalid-notebook", f"{submission.notebook}: {error}"
+        grade.status, grade.message = Status.INVALID, f"{submission.notebook}: {error}"
         grade.parts = unscored_parts(target.source, "the notebook could not be read")
         return grade, None
 

@@ -15,7 +15,7 @@ from html import escape
 from pathlib import Path
 
 from autograder.feedback import STYLE
-from autograder.model import NotebookGrade
+from autograder.model import NotebookGrade, Status
 
 UNSANDBOXED = "Graded without the sandbox: the students' code ran with the teacher's rights."
 BAR_COLOUR = "#0072b2"
@@ -49,7 +49,7 @@ def render_report(assignment: str, grades: list[NotebookGrade], sandboxed: bool 
             f"<td>{points:g}</td></tr>"
         )
     body.append("</table>")
-    look = [g for g in grades if g.status != "graded" or g.repairs or g.evidence or g.late_seconds > 0]
+    look = [g for g in grades if g.status != Status.GRADED or g.repairs or g.evidence or g.late_seconds > 0]
     body.append(f"<h2>Needs a human look ({len(look)})</h2>")
     body.append(
         _table(look) if look else "<p>Nothing: every notebook ran cleanly, on time and needed no repair.</p>"
@@ -150,7 +150,7 @@ def _table(grades: list[NotebookGrade]) -> str:
     for g in grades:
         reaching = [f"reaches into the grader: {line}" for line in g.evidence]
         notes = "<br>".join(escape(line) for line in [g.message, *g.repairs, *reaching] if line)
-        css = "pass" if g.status == "graded" else "fail"
+        css = "pass" if g.status == Status.GRADED else "fail"
         # The late module's note says by how much; the status and score say that it counted.
         status = f"{g.status}, late" if g.late_seconds > 0 else g.status
         penalty = f" ({g.raw_score:g} before the late penalty)" if g.penalty else ""

@@ -12,6 +12,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from autograder.course import CourseError, is_visible
+from autograder.model import Status
 
 
 @dataclass(frozen=True)
@@ -62,9 +63,9 @@ def _pick(student: Path, name: str, files: list[Path], spare: list[Path]) -> Sub
     if spare:
         listed = ", ".join(p.name for p in spare)
         message = f"several notebooks handed in ({listed}) and none named {name}: rename one and re-grade"
-        return Submission(student.name, name, None, "ambiguous", message)
+        return Submission(student.name, name, None, Status.AMBIGUOUS, message)
     others = f" (found: {', '.join(p.name for p in files)})" if files else ""
-    return Submission(student.name, name, None, "missing", f"no {name} was handed in{others}")
+    return Submission(student.name, name, None, Status.MISSING, f"no {name} was handed in{others}")
 
 
 def read_notebook(path: Path) -> NotebookNode:
