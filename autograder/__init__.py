@@ -12,7 +12,11 @@ The package is a pipeline of small steps, one module each:
 - `sandbox`: the bubblewrap jail and resource limits a student's kernel runs in.
 - `kernels`: a fresh sandboxed kernel for every notebook, started one notebook ahead.
 - `execute`: run the rebuilt notebook in a fresh kernel.
+- `observation`: the plain values hidden tests hand out of the kernel with `observe`.
+- `reference`: what the solution observed, recorded once per version of an assignment.
+- `verdict`: whether a student's observations pass the reference's checks, decided outside the kernel.
 - `score`: turn executed test cells into points.
+- `evidence`: the lines of a student's code that reach into the grading machinery, for the teacher.
 - `late`: deadlines and late penalties from nbgrader_config.py.
 - `gradebook`: keep every grade in SQLite (or any SQLAlchemy database).
 - `feedback`, `export` and `report`: the pages, grade files and zips a teacher hands out or uploads
