@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # reference imports this module for failure_message
     from autograder.reference import Reference
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_FRAME = re.compile(r'^\s*(Cell In\[\d+\]|File ".*"), line \d+')
 
 
 def graded_cells(notebook: NotebookNode) -> list[NotebookNode]:
@@ -77,9 +78,14 @@ def failure_message(cell: NotebookNode) -> str:
 
 
 def _failing_line(traceback: list[str]) -> str:
-    """The source line marked with an arrow in the innermost frame of an IPython traceback."""
+    """The source line where the innermost frame of an IPython traceback stopped.
+
+    Grading kernels print plain tracebacks (a frame's header line, then its source line), which
+    cost a tenth of the time of IPython's default ones; the arrow of the default ones is read too.
+    """
     lines = [_ANSI.sub("", line) for frame in traceback for line in frame.splitlines()]
     marked = [line for line in lines if line.lstrip().startswith("---->") or line.lstrip().startswith("->")]
-    if not marked:
-        return ""
-    return re.sub(r"^\s*-+>\s*\d*\s*", "", marked[-1]).strip()
+    if marked:
+        return re.sub(r"^\s*-+>\s*\d*\s*", "", marked[-1]).strip()
+    sources = [lines[i + 1].strip() for i, line in enumerate(lines[:-1]) if _FRAME.match(line)]
+    return sources[-1] if sources else ""

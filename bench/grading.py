@@ -5,7 +5,10 @@ Two measurements:
    nbgrader cannot grade it) repeated until it has `--students` hand-ins, graded from scratch by
    `autograder grade` with its default settings (one worker per core) and by one plain sequential
    `nbgrader autograde` command for the whole class, as a teacher runs them; both must give every
-   hand-in the same score. Printed and stored: the ratio of their wall times, and the machine's load.
+   hand-in the same score. autograder's time includes its reference run of the solution (a fresh
+   cache). nbgrader cannot judge observations outside the kernel, so it grades
+   `bench/nbgrader/warmup.ipynb`: the same assignment with the same hidden checks written as
+   in-kernel asserts, as an nbgrader course writes them. Printed and stored: the ratio of their wall times, and the machine's load.
 2. Edited notebooks: the demo hand-ins plus edited copies of the full solution (tests/edited_corpus.py:
    metadata stripped, answer moved, duplicated, turned into markdown, re-typed, test cells deleted),
    each graded by both tools; nbgrader one student at a time, since one bad notebook stops its batch.
@@ -55,16 +58,17 @@ def repeated(hand_ins: dict[str, nbformat.NotebookNode], students: int) -> dict[
     return {f"{items[n % len(items)][0]}-{n:03d}": items[n % len(items)][1] for n in range(students)}
 
 
-def timed(command: list[str], cwd: Path) -> tuple[float, int]:
+def timed(command: list[str], cwd: Path, env: dict | None = None) -> tuple[float, int]:
     """Wall time and exit code of a command."""
     start = time.perf_counter()
-    code = subprocess.run(command, cwd=cwd, capture_output=True).returncode
+    code = subprocess.run(command, cwd=cwd, capture_output=True, env=env).returncode
     return time.perf_counter() - start, code
 
 
 def nbgrader_grade(root: Path, hand_ins: dict, one_at_a_time: bool) -> tuple[float, dict[str, float | None]]:
     """Plain nbgrader as a teacher runs it: generate_assignment, then autograde."""
     shutil.copytree(REPO / "source_notebooks", root / "source_notebooks")
+    shutil.copy(REPO / "bench" / "nbgrader" / "warmup.ipynb", root / "source_notebooks" / "warmup")
     (root / "nbgrader_config.py").write_text(
         "c = get_config()\n"
         f"c.CourseDirectory.root = {str(root)!r}\n"
@@ -92,8 +96,11 @@ def autograder_grade(root: Path, hand_ins: dict) -> tuple[float, dict[str, float
         (root / "class" / student_id).mkdir(parents=True)
         nbformat.write(notebook, root / "class" / student_id / "warmup.ipynb")
     out = root / "out"
+    fresh_cache = dict(os.environ, XDG_CACHE_HOME=str(root / "cache"))  # the reference run counts
     seconds, code = timed(
-        [str(BIN / "autograder"), "grade", "warmup", str(root / "class"), "--out", str(out)], REPO
+        [str(BIN / "autograder"), "grade", "warmup", str(root / "class"), "--out", str(out)],
+        REPO,
+        fresh_cache,
     )
     if code:
         raise SystemExit(f"autograder grade failed with exit code {code}")
