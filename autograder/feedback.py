@@ -29,6 +29,13 @@ pre { background: #f6f6f6; padding: .6rem; overflow-x: auto; border-radius: 4px;
 """
 
 
+CONTENT_POLICY = (
+    "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; img-src data:;"
+    " style-src 'unsafe-inline'\">"
+)
+"""No script runs on the pages made from students' notebooks, whatever slipped into them."""
+
+
 def feedback_path(out_dir: Path, grade: NotebookGrade) -> Path:
     """Where the page of a student's notebook goes: `<out>/feedback/<student_id>/<notebook>.html`."""
     return out_dir / "feedback" / grade.student_id / Path(grade.notebook).with_suffix(".html").name
@@ -65,7 +72,7 @@ def render_feedback(grade: NotebookGrade, executed: NotebookNode | None) -> str:
         body.append("<h2>Your notebook as it was graded</h2>")
         body.extend(_render_cell(cell) for cell in executed.cells if not is_grader_cell(cell))
     return (
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>{CONTENT_POLICY}"
         f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>"
         + "\n".join(body)
         + "</body></html>\n"
@@ -102,9 +109,13 @@ def _render_output(output: NotebookNode) -> str:
         )
     data = output.get("data", {})
     if "image/png" in data:
-        png = data["image/png"]
-        encoded = png if isinstance(png, str) else base64.b64encode(png).decode()
-        return f"<img alt='a figure your code drew' src='data:image/png;base64,{encoded.strip()}'>"
+        # Re-encoded from the decoded bytes: text that is not base64 can never reach the page.
+        try:
+            png = base64.b64decode("".join(str(data["image/png"]).split()), validate=True)
+        except ValueError:
+            return "<p class='error'>[an image that was not valid PNG data was left out]</p>"
+        encoded = base64.b64encode(png).decode("ascii")
+        return f"<img alt='a figure your code drew' src='data:image/png;base64,{encoded}'>"
     if "text/plain" in data:
-        return f"<pre>{escape(data['text/plain'])}</pre>"
+        return f"<pre>{escape(str(data['text/plain']))}</pre>"
     return ""

@@ -64,7 +64,8 @@ class GradingTarget:
         for relative in data:
             fingerprint.update((folder / relative).read_bytes())
         digest = fingerprint.hexdigest()
-        return cls(assignment, notebook, source, release_notebook(source), folder, data, digest)
+        release = release_notebook(source, f"{course.source_root.name}/{assignment}/{notebook}")
+        return cls(assignment, notebook, source, release, folder, data, digest)
 
     def with_reference(self, settings: GradingSettings) -> "GradingTarget":
         """This target with its reference: read from the cache, or recorded by grading the solution once."""

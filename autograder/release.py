@@ -23,7 +23,7 @@ from nbgrader.preprocessors import (
 )
 from traitlets.config import Config
 
-from autograder.course import Course
+from autograder.course import Course, CourseError
 from autograder.match import is_test, nbgrader_meta
 
 # nbgrader's GenerateAssignment pipeline without SaveCells (it writes nbgrader's database) and
@@ -42,14 +42,39 @@ _PIPELINE = [
 ]
 
 
-def release_notebook(source: NotebookNode) -> NotebookNode:
-    """Return the student version of a source notebook; `source` itself is left unchanged."""
+def release_notebook(source: NotebookNode, where: str = "the source notebook") -> NotebookNode:
+    """Return the student version of a source notebook; `source` itself is left unchanged.
+
+    A source whose nbgrader cells lack a `grade_id` or share one is a CourseError naming `where`.
+    """
+    check_grade_ids(source, where)
     notebook = nbformat.from_dict(source)
     resources: dict = {}
     config = Config()
     for step in _PIPELINE:
         notebook, resources = step(config=config).preprocess(notebook, resources)
     return notebook
+
+
+def check_grade_ids(source: NotebookNode, where: str) -> None:
+    """Every answer, test and locked cell has its own `grade_id`, as nbgrader needs; else one line saying which."""
+    seen: dict[str, int] = {}
+    for number, cell in enumerate(source.cells, 1):
+        meta = nbgrader_meta(cell)
+        if not (meta.get("solution") or meta.get("grade") or meta.get("locked") or meta.get("task")):
+            continue
+        grade_id = meta.get("grade_id")
+        if not isinstance(grade_id, str) or not grade_id:
+            raise CourseError(
+                f"{where}: cell {number} is an nbgrader cell without a grade_id; give it one"
+                " (View > Cell Toolbar > Create Assignment, the ID field)"
+            )
+        if grade_id in seen:
+            raise CourseError(
+                f"{where}: cells {seen[grade_id]} and {number} share the grade_id {grade_id!r};"
+                " give each cell its own"
+            )
+        seen[grade_id] = number
 
 
 def render_release(course: Course, assignment: str) -> dict[Path, bytes]:
@@ -59,7 +84,8 @@ def render_release(course: Course, assignment: str) -> dict[Path, bytes]:
     for relative in course.source_files(assignment):
         if relative.suffix == ".ipynb":
             source = nbformat.read(folder / relative, as_version=4)
-            text = nbformat.writes(release_notebook(source)) + "\n"
+            where = f"{course.source_root.name}/{assignment}/{relative}"
+            text = nbformat.writes(release_notebook(source, where)) + "\n"
             files[relative] = text.encode()
         else:
             files[relative] = (folder / relative).read_bytes()

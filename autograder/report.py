@@ -14,7 +14,7 @@ from collections import defaultdict
 from html import escape
 from pathlib import Path
 
-from autograder.feedback import STYLE
+from autograder.feedback import CONTENT_POLICY, STYLE
 from autograder.model import NotebookGrade, Status
 
 UNSANDBOXED = "Graded without the sandbox: the students' code ran with the teacher's rights."
@@ -57,7 +57,7 @@ def render_report(assignment: str, grades: list[NotebookGrade], sandboxed: bool 
     body.append("<h2>Every notebook</h2>")
     body.append(_table(grades))
     return (
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>{CONTENT_POLICY}"
         f"<title>{escape(assignment)}: grading report</title><style>{STYLE}</style></head><body>"
         + "\n".join(body)
         + "</body></html>\n"

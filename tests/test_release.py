@@ -1,7 +1,11 @@
 """Does the release hide solutions and hidden tests, and is assignments/ in step with its sources?"""
 
+import shutil
+
 import nbformat
+import pytest
 from click.testing import CliRunner
+from conftest import REPO
 
 from autograder.cli import cli
 from autograder.course import Course
@@ -47,3 +51,22 @@ def test_check_reports_a_stale_release_and_release_repairs_it(tmp_path, course):
     edited = runner.invoke(cli, ["release", "--check", "--course", str(tmp_path)])
     assert edited.exit_code == 1
     assert "warmup.ipynb differs from its source" in edited.output
+
+
+@pytest.mark.parametrize("fault", ["duplicated", "missing"])
+def test_a_faulty_grade_id_is_one_line_naming_the_file(tmp_path, fault):
+    root = tmp_path / "course"
+    shutil.copytree(REPO / "source_notebooks" / "warmup", root / "source_notebooks" / "warmup")
+    path = root / "source_notebooks" / "warmup" / "warmup.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    tests = [c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    if fault == "duplicated":
+        tests[1].metadata.nbgrader.grade_id = tests[0].metadata.nbgrader.grade_id
+    else:
+        del tests[1].metadata.nbgrader["grade_id"]
+    nbformat.write(notebook, path)
+    for command in (["release", "warmup"], ["grade", "warmup", str(tmp_path), "--out", str(tmp_path / "o")]):
+        result = CliRunner().invoke(cli, [*command, "--course", str(root)])
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert "source_notebooks/warmup/warmup.ipynb: cell" in result.output, result.output
+        assert ("share the grade_id" if fault == "duplicated" else "without a grade_id") in result.output

@@ -1,0 +1,40 @@
+"""Pages made from students' notebooks run nothing of the student's: escaped values, no script allowed."""
+
+import nbformat
+
+from autograder.feedback import render_feedback
+from autograder.model import NotebookGrade, PartResult
+from autograder.report import render_report
+
+HOSTILE_PNG = "AAAA'><script>alert(1)</script><p>Score: 7 / 7</p><img src='x"
+
+
+def hostile_notebook() -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_code_cell("print('<script>alert(2)</script>')")
+    cell.outputs = [
+        nbformat.v4.new_output("display_data", data={"image/png": HOSTILE_PNG}),
+        nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo="}),
+        nbformat.v4.new_output("stream", name="stdout", text="<script>alert(3)</script>"),
+    ]
+    return nbformat.v4.new_notebook(cells=[cell])
+
+
+def test_a_hostile_notebooks_feedback_page_shows_no_markup_of_the_students():
+    grade = NotebookGrade(
+        "s1", "warmup", "warmup.ipynb", "graded", 7, [PartResult("test_relu", 0, 7, "<b>x</b>")]
+    )
+    page = render_feedback(grade, hostile_notebook())
+    assert "<script>" not in page and "Score: 7 / 7" not in page
+    assert "Score: 0 / 7" in page and "&lt;b&gt;x&lt;/b&gt;" in page
+    assert "an image that was not valid PNG data was left out" in page
+    assert "data:image/png;base64,iVBORw0KGgo=" in page  # a real image still shows
+    assert "Content-Security-Policy" in page and "default-src 'none'" in page
+
+
+def test_the_report_escapes_what_came_from_notebooks_and_allows_no_script():
+    grade = NotebookGrade(
+        "<script>s</script>", "warmup", "warmup.ipynb", "graded", 7, evidence=["<img onerror=x>"]
+    )
+    page = render_report("warmup", [grade])
+    assert "<script>s" not in page and "<img onerror" not in page
+    assert "Content-Security-Policy" in page
