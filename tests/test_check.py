@@ -201,3 +201,22 @@ def test_sampled_check_of_warmup_passes(course):
     assert "warmup.ipynb: solution 7/7, blank release 0/7" in result.output
     assert re.search(r"killed (\d) of \1 mutants: 100\.0%", result.output), result.output
     assert result.exit_code == 0
+
+
+def test_a_test_cell_that_observes_nothing_is_a_fault_of_the_assignment(tmp_path):
+    course = weakened_warmup(tmp_path / "course")
+    path = course.source_root / "warmup" / "warmup.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    (test,) = [c for c in notebook.cells if nbgrader_meta(c).get("grade_id") == "test_relu_derivative"]
+    test.source = test.source.split("observe(")[0].rstrip()  # visible asserts only
+    nbformat.write(notebook, path)
+    release(course, ["warmup"])
+    runner = CliRunner()
+    result = runner.invoke(cli, ["release", "--check", "warmup", "--course", str(course.root)])
+    assert result.exit_code == 1
+    assert "test cell 'test_relu_derivative' observes nothing" in result.output
+    result = runner.invoke(
+        cli, ["check", "warmup", "--sample", "1", "--workers", "1", "--course", str(course.root)]
+    )
+    assert result.exit_code == 1
+    assert "test cells that observe nothing" in result.output and "test_relu_derivative" in result.output
