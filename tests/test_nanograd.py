@@ -236,6 +236,14 @@ MISTAKES = {
     ),
     # backward() adds to .grad, so without zero_grad every step uses the sum of all earlier gradients.
     "no-zero-grad": Mistake("train", "        zero_grad(params)\n", "", {"test_train": "zero_grad"}),
+    # The loss recorded after the step (evaluated again on the updated model) instead of the loss that
+    # the epoch computed before it: the training still converges, but the history is off by one step.
+    "loss-after-step": Mistake(
+        "train",
+        "losses.append(loss.v)",
+        "losses.append(evaluate(model, xs, ys))",
+        {"test_train": "before sgd_step"},
+    ),
     # Weights of standard deviation 1 whatever the fan-in.
     "no-fan-in-scaling": Mistake(
         "dense_layer",
