@@ -120,6 +120,14 @@ _EDITS = {
         " + 1) // stride",
         {"test_conv2d_stride": "every S-th", "test_conv2d_general": "// S + 1"},
     ),
+    # No check that x and w agree on the channels: a wrong call fails deep inside with a ValueError.
+    "channel-check-missing": (
+        "conv2d",
+        LOOP_CONV2D,
+        'assert c == c_w, "channels differ"',
+        "pass",
+        {"test_conv2d_channels": "with an assert and a message"},
+    ),
     # Pooling windows that overlap by default: stride=None taken as 1 instead of k.
     "pool-stride-default-1": (
         "maxpool2d",
@@ -127,6 +135,54 @@ _EDITS = {
         "stride = k if stride is None",
         "stride = 1 if stride is None",
         {"test_maxpool_default_stride": "stride=None means stride = k"},
+    ),
+    # The size rounded half to even instead of down: right for the visible cases, one too many for 255 / 2.
+    "size-rounded-half-to-even": (
+        "conv_output_size",
+        None,
+        "(n - k + 2 * p) // s + 1",
+        "round((n - k + 2 * p) / s) + 1",
+        {"test_conv_output_size": "rounded down"},
+    ),
+    # Frozen parameters counted too: right for the lecture's network, where everything is trainable.
+    "count-frozen-parameters-too": (
+        "digits_cnn",
+        None,
+        " if p.requires_grad)",
+        ")",
+        {"test_count_parameters": "count only p.requires_grad"},
+    ),
+    # The scores squeezed: (N, 10) for every batch but one of a single image, which comes out as (10,).
+    "squeeze-drops-batch-of-one": (
+        "digits_cnn",
+        None,
+        "return self.classifier(self.features(x))",
+        "return self.classifier(self.features(x)).squeeze()",
+        {"test_digits_cnn": "for any batch size"},
+    ),
+    # The first convolution frozen: the network still trains well enough, but not all of it learns.
+    "frozen-first-convolution": (
+        "digits_cnn",
+        None,
+        "nn.Linear(64 * 2 * 2, 10))\n",
+        "nn.Linear(64 * 2 * 2, 10))\n        self.features[0].requires_grad_(False)\n",
+        {"test_digits_cnn": "requires_grad"},
+    ),
+    # Probabilities instead of logits: it trains, but the loss applies softmax a second time.
+    "softmax-output": (
+        "digits_cnn",
+        None,
+        "return self.classifier(self.features(x))",
+        "return self.classifier(self.features(x)).softmax(dim=1)",
+        {"test_digits_cnn": "without softmax"},
+    ),
+    # A forward that never looks at its input: every shape is right, the scores are those of a blank image.
+    "forward-ignores-input": (
+        "digits_cnn",
+        None,
+        "return self.classifier(self.features(x))",
+        "return self.classifier(self.features(torch.zeros_like(x)))",
+        {"test_digits_cnn": "does forward use x", "test_training": "at least 95 %"},
     ),
 }
 
