@@ -49,6 +49,7 @@ def main() -> None:
     samples = parse_samples(args.sample, assignments)
     for assignment in assignments:
         started = time.perf_counter()
+        load_at_start = os.getloadavg()[0]
         report = check_assignment(
             course,
             assignment,
@@ -61,6 +62,9 @@ def main() -> None:
         entry = {
             "mutants": report.made,
             "sample": samples[assignment],
+            "seed": args.seed if samples[assignment] else None,
+            "date": time.strftime("%Y-%m-%d"),
+            "load_1_min_at_start": round(load_at_start, 1),
             "equivalent": len(report.equivalent),
             "graded": len(report.results),
             "killed": report.killed,
