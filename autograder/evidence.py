@@ -30,6 +30,8 @@ _MODULES = {
     "sys": None,  # too common to list by itself; its risky attributes are listed below
 }
 
+# Names general enough to be a student's own (`self.kernel`, `env.events`) are left out: the shell
+# itself is only reached through get_ipython, IPython or sys.modules, which are listed.
 _ATTRIBUTES = {
     "modules": "touches sys.modules",
     "_getframe": "reaches stack frames",
@@ -50,11 +52,7 @@ _ATTRIBUTES = {
     "input_transformers_cleanup": "rewrites the cells that run next",
     "input_transformer_manager": "rewrites the cells that run next",
     "ast_transformers": "rewrites the cells that run next",
-    "events": "hooks into cell execution",
     "set_custom_exc": "swallows errors",
-    "run_cell": "runs or replaces cell execution",
-    "kernel": "reaches the kernel",
-    "display_pub": "replaces how outputs are published",
     "_exit": "ends the process",
 }
 

@@ -183,3 +183,8 @@ def test_the_reference_runs_once_per_version_and_a_broken_solution_stops_grading
     )
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "its test 'test_relu' fails on the solution" in result.output, result.output
+
+
+def test_evidence_leaves_a_students_own_names_alone():
+    honest = "class Conv:\n    def __init__(self, w):\n        self.kernel = w\n        self.events = []\n"
+    assert suspicious_lines([("answer 'conv2d'", honest)]) == []
