@@ -201,6 +201,41 @@ MISTAKES = {
         TEST_DATA_IN_FIT,
         {"test_fit": "test set"},
     ),
+    # The mistakes below pass every visible check; only the hidden tests' observations find them.
+    # On the CPU a batch left where it is runs anyway; on a GPU the model would meet CPU tensors.
+    "batches-not-moved": Mistake(
+        "train_evaluate",
+        "        xb, yb = xb.to(device), yb.to(device)\n        optimizer.zero_grad()",
+        "        optimizer.zero_grad()",
+        {"test_train_one_epoch": "xb.to(device)"},
+    ),
+    "model-not-moved": Mistake("fit", "    model.to(device)\n", "", {"test_fit": "model.to(device)"}),
+    # An equal validation loss counted as an improvement: the patience never runs out on a plateau.
+    "equal-is-better": Mistake(
+        "fit", "if val_loss < best_loss:", "if val_loss <= best_loss:", {"test_fit": "strictly lower"}
+    ),
+    # The mean of the batch means: right while all batches have one size (the visible test), wrong
+    # once the last batch is smaller.
+    "unweighted-evaluate": Mistake(
+        "train_evaluate",
+        "total += loss_fn(logits, yb).item() * len(yb)",
+        "total += loss_fn(logits, yb).item() * len(loader.dataset) / len(loader)",
+        {"test_evaluate": "weight each batch"},
+    ),
+    # Only the weights learn; the visible test steps a network whose bias change it does not check.
+    "step-skips-biases": Mistake(
+        "numpy_mlp",
+        "            self.params[name] -= lr * grad",
+        '            if name.startswith("W"):\n                self.params[name] -= lr * grad',
+        {"test_numpy_training": "the biases too"},
+    ),
+    # The spread scaled by the layer's outputs instead of its inputs.
+    "init-by-fan-out": Mistake(
+        "numpy_mlp",
+        "math.sqrt(2.0 / n_in)",
+        "math.sqrt(2.0 / n_out)",
+        {"test_numpy_forward": "He initialisation"},
+    ),
 }
 
 
