@@ -14,6 +14,7 @@ so assignments do not carry it and students never need it.
 
 import base64
 import binascii
+import functools
 import inspect
 import math
 import textwrap
@@ -87,6 +88,7 @@ def _kernel_side():  # noqa: ANN202 (runs in the student's kernel, see prelude_s
     return observe
 
 
+@functools.cache  # read once per process, not once per student
 def prelude_source() -> str:
     """The code of the grader cell that defines `observe` in the kernel."""
     body = textwrap.dedent(inspect.getsource(_kernel_side))
