@@ -7,10 +7,12 @@ Book, JupyterLab and ``pytest --nbval`` all start the kernel in the notebook's
 folder), so the plain import finds this file.
 
 The main helper, :func:`frames_slider`, draws every state of a figure once, in
-Python, and wraps the pictures in a slider. The slider is tied to the pictures
-with ``ipywidgets.jslink``, which runs in the browser, so the figure keeps
-working on the static website where no kernel is running: the build saves the
-widget state into the page.
+Python, and wraps the pictures in a slider. With ipywidgets 8 the pictures sit
+in a ``Stack`` tied to the slider with ``ipywidgets.jslink``, which runs in the
+browser, so the figure keeps working on the static website where no kernel is
+running: the build saves the widget state into the page. ipywidgets 7 (the
+version Colab ships) has no ``Stack``; there the kernel swaps the picture when
+the slider moves, which works wherever a kernel runs.
 """
 
 from __future__ import annotations
@@ -103,12 +105,9 @@ def frames_slider(
     if len(labels) != len(values):
         raise ValueError(f"got {len(labels)} labels for {len(values)} values")
 
-    frames = [ipywidgets.HTML(png_html(figure_to_png(draw(v)), alt(v))) for v in values]
-    stack = ipywidgets.Stack(frames, selected_index=0)
     slider = _slider(labels, description)
-    # jslink, not observe: the link lives in the browser, so it needs no kernel.
-    ipywidgets.jslink((slider, "index"), (stack, "selected_index"))
-    return ipywidgets.VBox([slider, stack])
+    frames = [ipywidgets.HTML(png_html(figure_to_png(draw(v)), alt(v))) for v in values]
+    return ipywidgets.VBox([slider, _shown_by(slider, frames)])
 
 
 def frames_grid(
@@ -123,10 +122,9 @@ def frames_grid(
     """Two sliders that show the figure ``draw(row, column)`` for the chosen pair of values.
 
     The two-dimensional sibling of :func:`frames_slider`: every figure of the grid
-    is drawn now and stored as a PNG. The pictures sit in one ``Stack`` per row,
-    inside an outer ``Stack`` of rows; the first slider picks the row (the outer
-    stack) and the second the column (every inner stack), all through ``jslink``,
-    so both sliders work on the static page with no kernel.
+    is drawn now and stored as a PNG. Each row's pictures are shown by the column
+    slider, and the rows by the row slider: the column slider moves every row at
+    once, so both sliders work on the static page with no kernel.
 
     Example::
 
@@ -143,15 +141,29 @@ def frames_grid(
 
     row_slider = _slider(row_labels, descriptions[0])
     column_slider = _slider(column_labels, descriptions[1])
-    inner = []
+    grid_rows = []
     for r in rows:
         frames = [ipywidgets.HTML(png_html(figure_to_png(draw(r, c)), alt(r, c))) for c in columns]
-        inner.append(ipywidgets.Stack(frames, selected_index=0))
-        # One link per inner stack: the column slider moves all of them at once, in the browser.
-        ipywidgets.jslink((column_slider, "index"), (inner[-1], "selected_index"))
-    outer = ipywidgets.Stack(inner, selected_index=0)
-    ipywidgets.jslink((row_slider, "index"), (outer, "selected_index"))
-    return ipywidgets.VBox([row_slider, column_slider, outer])
+        grid_rows.append(_shown_by(column_slider, frames))
+    return ipywidgets.VBox([row_slider, column_slider, _shown_by(row_slider, grid_rows)])
+
+
+def _shown_by(slider: ipywidgets.SelectionSlider, frames: list[ipywidgets.Widget]) -> ipywidgets.Widget:
+    """A widget that shows ``frames[slider.index]``, and another frame when the slider moves."""
+    if hasattr(ipywidgets, "Stack"):  # ipywidgets 8
+        stack = ipywidgets.Stack(frames, selected_index=slider.index)
+        # jslink, not observe: the link lives in the browser, so it needs no kernel.
+        ipywidgets.jslink((slider, "index"), (stack, "selected_index"))
+        return stack
+    # ipywidgets 7, as on Colab, has no Stack: a box with one frame in it, which the kernel
+    # swaps for another when the slider moves. This needs a running kernel.
+    box = ipywidgets.Box([frames[slider.index]])
+
+    def show(change: dict) -> None:
+        box.children = (frames[change["new"]],)
+
+    slider.observe(show, names="index")
+    return box
 
 
 def _slider(labels: list[str], description: str) -> ipywidgets.SelectionSlider:

@@ -1,11 +1,12 @@
 """Colab and JupyterHub parity: do the released notebooks run where the students run them?
 
-Colab preinstalls numpy, torch, matplotlib, scikit-learn and ipywidgets (and ipykernel, the kernel that
-runs a notebook), but neither nbgrader, hypothesis nor this repository's `autograder`. These tests build
-such an environment once, a virtual environment cached in `_build/colab-venv/` and pinned by
-`constraints.txt`, and run every released notebook in a kernel of it, in a scratch folder with the
-assignment's files: with the solution pasted into the answer cells it must run top to bottom without an
-error, and blank, every visible test must fail with a message a student can act on.
+Colab preinstalls numpy, torch, matplotlib, scikit-learn and ipywidgets 7.7.1 (and ipykernel, the kernel
+that runs a notebook), but neither nbgrader, hypothesis nor this repository's `autograder`. These tests
+build such an environment once, a virtual environment cached in `_build/colab-venv/` and pinned by
+`constraints.txt` (except for ipywidgets, which is Colab's version), and run every released notebook in a
+kernel of it, in a scratch folder with the assignment's files: with the solution pasted into the answer
+cells it must run top to bottom without an error, and blank, every visible test must fail with a message a
+student can act on. Every chapter of the book must run top to bottom there too, and its widgets must work.
 """
 
 import fcntl
@@ -31,8 +32,22 @@ from nbformat import NotebookNode
 from autograder.course import Course
 from autograder.match import is_answer, is_test, nbgrader_meta
 
-COLAB_PACKAGES = ["numpy", "torch==2.13.0", "matplotlib", "scikit-learn", "ipywidgets", "ipykernel"]
+COLAB_IPYWIDGETS = "7.7.1"
+"""The ipywidgets Colab preinstalls; it does not support 8 (googlecolab/colabtools#4525)."""
+
+COLAB_PACKAGES = [
+    "numpy",
+    "torch==2.13.0",
+    "matplotlib",
+    "scikit-learn",
+    f"ipywidgets=={COLAB_IPYWIDGETS}",
+    "ipykernel",
+]
 """What the fresh environment gets: the course's share of Colab's preinstalled packages, nothing else."""
+
+NOT_CONSTRAINED = {"ipywidgets", "widgetsnbextension"}
+"""Pins of constraints.txt the Colab venv drops: our ipywidgets 8 and its notebook extension (7.7.1 needs
+widgetsnbextension 3.6)."""
 
 ABSENT = ["nbgrader", "autograder", "hypothesis"]
 """Modules a student's Colab or JupyterHub kernel may lack; the released notebooks must not need them."""
@@ -48,6 +63,9 @@ INFRASTRUCTURE_ERRORS = {"ModuleNotFoundError", "ImportError", "NameError", "Syn
 """Errors of a given cell that say the notebook itself is broken, not that an answer is still missing."""
 
 ASSIGNMENTS = Course(REPO).assignments()
+BOOK = REPO / "book"
+CHAPTERS = sorted(BOOK.glob("[0-9][0-9]_*.ipynb"))
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
 @dataclass(frozen=True)
@@ -60,8 +78,15 @@ def env_key() -> str:
     """Changes whenever the environment would come out different: the packages, the pins, the Python."""
     key = hashlib.sha256()
     key.update("\n".join([*COLAB_PACKAGES, sys.version, sys._base_executable]).encode())
-    key.update((REPO / "constraints.txt").read_bytes())
+    key.update(colab_constraints().encode())
     return key.hexdigest()
+
+
+def colab_constraints() -> str:
+    """constraints.txt without the pins in NOT_CONSTRAINED, which Colab's versions replace."""
+    lines = (REPO / "constraints.txt").read_text().splitlines()
+    kept = [line for line in lines if line.split("==")[0].strip().lower() not in NOT_CONSTRAINED]
+    return "\n".join(kept) + "\n"
 
 
 def clean_env() -> dict[str, str]:
@@ -81,6 +106,8 @@ def build_venv() -> float:
     start = time.monotonic()
     shutil.rmtree(VENV, ignore_errors=True)
     python = str(VENV / "bin" / "python")
+    constraints = VENV.parent / "colab-constraints.txt"
+    constraints.write_text(colab_constraints())
     steps = [
         [sys.executable, "-m", "venv", str(VENV)],
         # As the Makefile installs: pinned by constraints.txt, which keeps torch the CPU wheel. Without
@@ -93,7 +120,7 @@ def build_venv() -> float:
             "-q",
             "--no-compile",
             "-c",
-            str(REPO / "constraints.txt"),
+            str(constraints),
             *COLAB_PACKAGES,
         ],
         [python, "-m", "ipykernel", "install", "--prefix", str(VENV), "--name", KERNEL],
@@ -200,8 +227,9 @@ for name in {ABSENT + PRESENT!r}:
         found[name] = "ok"
     except Exception as error:
         found[name] = type(error).__name__
-import torch
-print(json.dumps({{"prefix": sys.prefix, "found": found, "torch": torch.__version__}}))
+import ipywidgets, torch
+print(json.dumps({{"prefix": sys.prefix, "found": found, "torch": torch.__version__,
+                  "ipywidgets": ipywidgets.__version__}}))
 """
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(probe)])
     run_notebook(colab_env, notebook, tmp_path, allow_errors=False, timeout=120)
@@ -209,6 +237,7 @@ print(json.dumps({{"prefix": sys.prefix, "found": found, "torch": torch.__versio
     assert Path(report["prefix"]).resolve() == VENV.resolve(), report["prefix"]
     assert report["found"] == {**dict.fromkeys(ABSENT, "ModuleNotFoundError"), **dict.fromkeys(PRESENT, "ok")}
     assert report["torch"].startswith("2.13.0"), report["torch"]
+    assert report["ipywidgets"] == COLAB_IPYWIDGETS, report["ipywidgets"]
 
 
 @pytest.mark.slow
@@ -255,3 +284,73 @@ def test_blank_release_fails_every_visible_test_helpfully(colab_env, assignment,
         }
         assert not unhelpful, f"{assignment}/{name}: tests fail without a helpful message: {unhelpful}"
         assert any(ename == "NotImplementedError" for ename, _ in errors.values()), errors
+
+
+def chapter_folder(tmp_path: Path) -> Path:
+    """A scratch folder with the book's helper module, as a student has it next to a chapter in Colab."""
+    folder = tmp_path / "book"
+    folder.mkdir()
+    shutil.copy(BOOK / "widgets.py", folder)
+    return folder
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_runs_top_to_bottom_with_colabs_ipywidgets(colab_env, chapter, tmp_path):
+    """Every cell of the chapter runs without an error in the Colab-like kernel (ipywidgets 7), and its
+    widget cells display widgets there."""
+    notebook = nbformat.read(chapter, as_version=4)
+    try:
+        run_notebook(colab_env, notebook, chapter_folder(tmp_path), allow_errors=False)
+    except Exception as error:  # CellExecutionError names the cell and the traceback
+        plain = re.sub(r"\x1b\[[0-9;]*m", "", str(error))
+        pytest.fail(f"{chapter.name} fails in a Colab-like kernel:\n{plain}")
+    shown = [o for c in notebook.cells for o in c.get("outputs", []) if WIDGET_VIEW in o.get("data", {})]
+    assert shown, f"{chapter.name} displays no widget in a Colab-like kernel"
+
+
+@pytest.mark.slow
+def test_widgets_switch_frames_in_a_kernel_with_colabs_ipywidgets(colab_env, tmp_path):
+    """With ipywidgets 7 (no Stack, no jslink to it) moving a slider shows another frame: the kernel
+    swaps it. The frames are told apart by their alt text."""
+    probe = """
+import json, re
+import ipywidgets, matplotlib.pyplot as plt, widgets
+
+def draw(*values):
+    fig, ax = plt.subplots(figsize=(1, 1))
+    ax.plot([0, sum(values)])
+    return fig
+
+def shown(widget):
+    # The alt text of the one frame a box shows, through boxes inside boxes.
+    while not isinstance(widget, ipywidgets.HTML):
+        (widget,) = widget.children
+    return re.search('alt="([^"]*)"', widget.value).group(1)
+
+seen = {"version": ipywidgets.__version__}
+slider, frame = widgets.frames_slider(draw, [1, 2, 3], "k", alt=lambda k: f"slope {k}").children
+seen["slider"] = [shown(frame)]
+slider.value = "3"
+seen["slider"].append(shown(frame))
+slider.index = 1
+seen["slider"].append(shown(frame))
+
+rows, columns, grid = widgets.frames_grid(
+    draw, [1, 2], [10, 20, 30], ("row", "column"), alt=lambda r, c: f"r{r} c{c}"
+).children
+seen["grid"] = [shown(grid)]
+columns.value = "30"
+seen["grid"].append(shown(grid))
+rows.value = "2"
+seen["grid"].append(shown(grid))
+columns.index = 0
+seen["grid"].append(shown(grid))
+print(json.dumps(seen))
+"""
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(probe)])
+    run_notebook(colab_env, notebook, chapter_folder(tmp_path), allow_errors=False, timeout=120)
+    seen = json.loads("".join(o.text for o in notebook.cells[0].outputs if o.output_type == "stream"))
+    assert seen["version"] == COLAB_IPYWIDGETS
+    assert seen["slider"] == ["slope 1", "slope 3", "slope 2"]
+    assert seen["grid"] == ["r1 c10", "r1 c30", "r2 c30", "r2 c10"]
