@@ -54,6 +54,30 @@ def test_chapters_assert_their_pinned_facts() -> None:
     assert re.search(r"assert abs\(path\[-1\] - P_optimal\) < 1e-12", descent)
 
 
+def markdown_of(notebook: str) -> str:
+    nb = nbformat.read(BOOK / f"{notebook}.ipynb", as_version=4)
+    return "\n".join(cell.source for cell in nb.cells if cell.cell_type == "markdown")
+
+
+def test_chapters_assert_the_facts_fixed_in_review() -> None:
+    """Do the facts corrected in review stand in the text and in an assertion that fails the build?"""
+    descent = code_of("03_gradient_descent")
+    assert "round(P_offset, 3) == 0.507 and round(E0_offset, 3) == -0.018" in descent
+    assert "$P = 0.507$ kW" in markdown_of("03_gradient_descent")
+    assert "$E_0 = -0.018$ kWh" in markdown_of("03_gradient_descent")
+    backprop = code_of("04_backprop")
+    assert "assert W1 == b1 == W2 == 0 and b2 > 0" in backprop  # all-zero weights and biases
+    assert "np.mean(h_check**2) - 0.5" in backprop  # ReLU halves the second moment
+    assert "1,000 nested calls" in markdown_of("04_backprop")
+    pytorch = code_of("05_pytorch")
+    assert 'endswith("weight")) == 84_480' in pytorch
+    assert "sum(p.numel() for p in big.parameters()) == 85_002" in pytorch
+    assert "unchanged[kept] / (1 - 0.5)" in pytorch  # dropout scales the kept values by 1 / (1 - p)
+    text = markdown_of("05_pytorch")
+    assert "84{,}480$ weights" in text and "85,002 parameters" in text
+    assert "83,000" not in text
+
+
 def test_frames_grid_links_both_sliders_to_the_frames(widgets, plt) -> None:
     """Does the 2-D chooser tie its row slider to the rows and its column slider to every row?"""
 
