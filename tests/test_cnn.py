@@ -144,7 +144,7 @@ _EDITS = {
         "round((n - k + 2 * p) / s) + 1",
         {"test_conv_output_size": "rounded down"},
     ),
-    # Frozen parameters counted too: right for the lecture's network, where everything is trainable.
+    # Frozen parameters counted too: right for the AAU slides' network, where everything is trainable.
     "count-frozen-parameters-too": (
         "digits_cnn",
         None,
@@ -192,11 +192,11 @@ MISTAKES = {
 
 
 def test_chapter_asserts_its_pinned_facts():
-    """Does chapter 6 still assert the lecture's worked example and its network's parameter counts?"""
+    """Does chapter 6 still assert the AAU slides' worked example and their networks' parameter counts?"""
     code = "\n".join(c.source for c in nbformat.read(CHAPTER, as_version=4).cells if c.cell_type == "code")
     assert re.search(r"assert .*\[\[19, 25\], \[37, 43\]\]", code)
-    assert re.search(r"assert count_parameters\(lecture_cnn\) == 34826", code)
-    assert re.search(r"assert count_parameters\(lecture_fc\) == 242762", code)
+    assert re.search(r"assert count_parameters\(mnist_cnn\) == 34826", code)
+    assert re.search(r"assert count_parameters\(mnist_fc\) == 242762", code)
     assert re.search(r"REPORTED_MNIST = \{.*97\.87.*98\.82", code, re.DOTALL)
 
 
