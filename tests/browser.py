@@ -90,6 +90,23 @@ class DevTools:
             if e.get("method") == "Network.requestWillBeSent"
         ]
 
+    def failed_requests(self) -> list[str]:
+        """'status URL' of every request answered with an HTTP error (a 404, say), or 'error URL' of one
+        that failed without an answer; a request the page itself cancelled is not a failure."""
+        urls = {
+            e["params"]["requestId"]: e["params"]["request"]["url"]
+            for e in self.events
+            if e.get("method") == "Network.requestWillBeSent"
+        }
+        failed = []
+        for event in self.events:
+            params = event.get("params", {})
+            if event.get("method") == "Network.responseReceived" and params["response"]["status"] >= 400:
+                failed.append(f"{params['response']['status']} {params['response']['url']}")
+            elif event.get("method") == "Network.loadingFailed" and not params.get("canceled"):
+                failed.append(f"{params['errorText']} {urls.get(params['requestId'], '?')}")
+        return failed
+
     def console_errors(self) -> list[str]:
         """Uncaught exceptions and console.error messages seen so far."""
         errors = []

@@ -66,6 +66,57 @@ class _ResourceCollector(HTMLParser):
             self.urls.extend(part.split()[0] for part in attributes["srcset"].split(",") if part.strip())
 
 
+class _OutputText(HTMLParser):
+    """Collects the text of the cells' outputs on a page (the `cell_output` blocks), one string per block."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.outputs: list[str] = []
+        self._depth = 0  # open elements inside the current output block; 0 outside one
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self._depth:
+            self._depth += tag not in self.VOID
+        elif "cell_output" in (dict(attrs).get("class") or "").split():
+            self._depth = 1
+            self.outputs.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._depth and tag not in self.VOID:
+            self._depth -= 1
+
+    def handle_data(self, data: str) -> None:
+        if self._depth:
+            self.outputs[-1] += data
+
+    VOID = {
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "source",
+        "track",
+        "wbr",
+    }
+
+
+STRAY_REPRS = re.compile(
+    r"<[\w.]+(?: object)? at 0x[0-9a-fA-F]+>"  # <torch._C.Generator at 0x7f...>, <... object at 0x...>
+    r"|\[?<matplotlib\.[\w.]+"  # [<matplotlib.lines.Line2D at ...>], <matplotlib.image.AxesImage ...>
+    r"|<Figure size \d+x\d+ with \d+ Axes>"
+    r"|<Axes: "
+    r"|^(?:Text|Line2D|Rectangle|Annotation)\(",  # the last value of a cell that drew a label or a line
+    re.MULTILINE,
+)
+"""What a cell shows when its last line returns a value nobody meant to print."""
+
+
 def _is_other_host(url: str) -> bool:
     parts = urlsplit(url.strip())
     return parts.scheme in ("http", "https") or (not parts.scheme and url.strip().startswith("//"))
@@ -102,6 +153,48 @@ def test_pages_load_nothing_from_other_hosts(site: Path) -> None:
     assert (site / "_static" / "html-manager" / "embed-amd.js").exists()
     assert (site / "_static" / "mathjax" / "tex-mml-chtml.js").exists()
     assert (site / "_static" / "widgets-offline.js").exists()
+
+
+@pytest.mark.slow
+def test_pages_show_no_stray_reprs(site: Path) -> None:
+    """Does any cell output show a repr nobody meant to print (`<torch._C.Generator at 0x...>`,
+    `[<matplotlib.lines.Line2D ...>]`, `Text(...)`)? End such a line with `;` or assign its value."""
+    stray, outputs = [], 0
+    for page in sorted(site.rglob("*.html")):
+        collector = _OutputText()
+        collector.feed(page.read_text(encoding="utf-8"))
+        outputs += len(collector.outputs)
+        for output in collector.outputs:
+            stray += [f"{page.relative_to(site)}: {m.group()}" for m in STRAY_REPRS.finditer(output)]
+    assert outputs > 50, f"only {outputs} cell outputs found: has the page layout changed?"
+    assert not stray, "stray reprs in cell outputs:\n" + "\n".join(stray)
+
+
+def test_stray_repr_pattern_catches_what_it_is_for() -> None:
+    """Does the pattern of test_pages_show_no_stray_reprs match the junk and not ordinary output?"""
+    junk = [
+        "<torch._C.Generator at 0x7f3a2c1b9e90>",
+        "[<matplotlib.lines.Line2D at 0x7f00>]",
+        "<matplotlib.image.AxesImage at 0x7f00>",
+        "Text(0.5, 1.0, 'loss')",
+        "<Figure size 640x480 with 1 Axes>",
+        "<__main__.Value object at 0x7f00>",
+    ]
+    fine = ["tensor([1., 2.])", "P_optimal = 0.5048831168831168 kW", "Value(data=3.0, grad=0.0)"]
+    assert all(STRAY_REPRS.search(text) for text in junk)
+    assert not any(STRAY_REPRS.search(text) for text in fine)
+
+
+@pytest.mark.slow
+def test_pages_carry_the_logo_and_the_favicon(site: Path) -> None:
+    """Does every page link a favicon and show the logo, both files present in the site?"""
+    for page in [site / "book" / "intro.html", *sorted((site / "book").glob("0*.html"))]:
+        html = page.read_text(encoding="utf-8")
+        icons = re.findall(r'<link rel="(?:shortcut )?icon" href="([^"]+)"', html)
+        logos = re.findall(r'<img src="([^"]+)"[^>]*class="logo__image', html)
+        assert icons and logos, f"{page.name}: favicon {icons}, logo {logos}"
+        for url in icons + logos:
+            assert (page.parent / url).resolve().is_file(), f"{page.name}: {url} is not in the site"
 
 
 @pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.name)
@@ -171,6 +264,7 @@ def test_slider_switches_frames_in_browser_with_no_other_hosts(site: Path, tmp_p
         browser.open(f"{base}/index.html")  # the landing page, which forwards to the introduction
         assert browser.evaluate("document.location.pathname") == "/book/intro.html"
         assert browser.console_errors() == [], "JavaScript errors on the landing page"
+        assert browser.failed_requests() == [], "failed requests on the landing page"
         browser.open(f"{base}/book/01_tensors.html")
         assert "rotated by 0 degrees" in browser.evaluate(SHOWN_FRAMES)
         browser.press_right(0, 3)  # three steps of 30 degrees
@@ -197,5 +291,6 @@ def test_every_chapter_renders_its_widgets_and_math_offline(site: Path, tmp_path
         elsewhere = [u for u in browser.requested_urls() if not u.startswith(("data:", f"{base}/"))]
         assert not elsewhere, f"requests to other hosts: {elsewhere}"
         assert browser.console_errors() == [], f"{chapter}: JavaScript errors in the console"
+        assert browser.failed_requests() == [], f"{chapter}: requests that failed (a 404, say)"
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         browser.screenshot(SCREENSHOTS / f"{chapter}.png")
