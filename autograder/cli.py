@@ -11,14 +11,16 @@ from pathlib import Path
 import click
 
 from autograder.check import DEFAULT_THRESHOLD, CheckReport, MutantResult, check_assignment
-from autograder.config import GradingSettings
+from autograder.config import GRADEBOOK_FILE, GradingSettings
 from autograder.course import Course, CourseError
-from autograder.export import FORMATS, NO_ROSTER_NOTE, export_paths
-from autograder.grade import grade_assignment
-from autograder.lms import UNPACKED_DIR
+from autograder.export import FORMATS, NO_ROSTER_NOTE, check_formats, export_paths
+from autograder.grade import grade_assignment, write_outputs
+from autograder.gradebook import Gradebook, sqlite_url
+from autograder.interrupt import Interrupted, stop_on_signals
 from autograder.model import NotebookGrade
 from autograder.mutate import equivalent_line
 from autograder.parallel import BATCH_SYSTEMS
+from autograder.publish import publish, verify_publication
 from autograder.release import release, stale_releases, unobserved_tests
 from autograder.roster import read_roster
 
@@ -82,6 +84,64 @@ def release_command(assignments: tuple[str, ...], check: bool, course_root: Path
             click.echo(f"wrote {path}")
 
 
+@cli.command("publish")
+@click.argument("out_dir", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--repository",
+    metavar="URL",
+    help="The public repository, https://github.com/OWNER/REPO [default: repository.url in _config.yml].",
+)
+@click.option("--branch", help="The public repository's branch [default: repository.branch in _config.yml].")
+@click.option(
+    "--hub",
+    metavar="URL",
+    help="The JupyterHub, '' for none [default: launch_buttons.jupyterhub_url in _config.yml].",
+)
+@click.option(
+    "--site",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The built site [default: _build/html in the course].",
+)
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Change nothing; exit 1 if DIR, an earlier publication, holds a solution or hidden-test line.",
+)
+@_course_option
+def publish_command(
+    out_dir: Path,
+    repository: str | None,
+    branch: str | None,
+    hub: str | None,
+    site: Path | None,
+    verify: bool,
+    course_root: Path,
+) -> None:
+    """Write the student-facing repository to DIR: the built site in docs/ (for GitHub Pages), the released
+    assignments, the chapter notebooks without outputs, book/widgets.py and a README with the course's links.
+
+    Nothing of source_notebooks/, demo/, the hidden tests, the gradebook or the tool is copied, and the tree
+    is scanned for solution and hidden-test lines before it is written. Refuses while an address in
+    _config.yml is a placeholder (the shipped example repository, or a host such as example.edu).
+
+    Example: autograder publish ../course-public --repository https://github.com/my-uni/dl-course --hub https://hub.my-uni.dk
+    """
+    course = Course(course_root)
+    with _user_errors():
+        if verify:
+            findings = verify_publication(course, out_dir)
+            for finding in findings:
+                click.echo(str(finding))
+            if findings:
+                raise click.ClickException(f"{out_dir} holds what students must not see (listed above)")
+            click.echo(f"{out_dir} holds no solution or hidden-test line and no placeholder address")
+            return
+        publication = publish(course, out_dir, repository=repository, hub=hub, branch=branch, site=site)
+    for note in publication.notes:
+        click.echo(f"note: {note} (a chapter prints this line too)")
+    click.echo(f"wrote {len(publication.files)} files to {out_dir}; push it as the public repository")
+
+
 @cli.command("grade")
 @click.argument("assignment")
 @click.argument("submissions", type=click.Path(path_type=Path))
@@ -137,6 +197,13 @@ def release_command(assignments: tuple[str, ...], check: bool, course_root: Path
     help="Also write the grades as this LMS imports them (canvas.csv, moodle.csv); repeatable. "
     "grades.csv and feedback.zip are always written.",
 )
+@click.option(
+    "--student",
+    "students",
+    multiple=True,
+    metavar="ID",
+    help="Grade only this student (repeatable); the outputs still cover the whole class in the gradebook.",
+)
 @_unsafe_option
 @_course_option
 def grade_command(
@@ -154,6 +221,7 @@ def grade_command(
     walltime: str | None,
     gpus: int,
     formats: tuple[str, ...],
+    students: tuple[str, ...],
     unsafe_no_sandbox: bool,
     course_root: Path,
 ) -> None:
@@ -179,29 +247,79 @@ def grade_command(
     if unsafe_no_sandbox:
         click.echo("WARNING: grading without a sandbox: students' code runs with your rights.", err=True)
     progress = _Progress()
+    with _user_errors(), stop_on_signals():
+        try:
+            grades = grade_assignment(
+                Course(course_root),
+                assignment,
+                submissions,
+                out_dir,
+                db_url,
+                settings,
+                report=progress,
+                on_start=progress.start,
+                formats=formats,
+                say=click.echo,
+                students=students,
+            )
+        except Interrupted as stop:
+            click.echo(str(stop), err=True)
+            sys.exit(stop.exit_code)
+    graded = len({g.student_id for g in grades})
+    click.echo(f"graded {graded} students in this run")
+    _print_outputs(out_dir, formats)
+
+
+@cli.command("export")
+@click.argument("assignment")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="The folder `grade --out` wrote to: its outputs are written again.",
+)
+@click.option("--db", "db_url", help="Gradebook database URL [default: sqlite in --out].")
+@click.option(
+    "--format",
+    "formats",
+    type=click.Choice(FORMATS),
+    multiple=True,
+    help="Also write the grades as this LMS imports them (canvas.csv, moodle.csv); repeatable.",
+)
+def export_command(assignment: str, out_dir: Path, db_url: str | None, formats: tuple[str, ...]) -> None:
+    """Write grades.csv, feedback.zip, the LMS files and report.html of ASSIGNMENT from the gradebook alone.
+
+    Runs no notebook: use it to add an LMS format, or to rebuild outputs that were deleted or
+    were left from a run that stopped.
+
+    Example: autograder export warmup --out _build/grades/warmup --format canvas
+    """
     with _user_errors():
-        grades = grade_assignment(
-            Course(course_root),
-            assignment,
-            submissions,
-            out_dir,
-            db_url,
-            settings,
-            report=progress,
-            on_start=progress.start,
-            formats=formats,
-            say=click.echo,
-        )
-    students = len({g.student_id for g in grades})
-    click.echo(
-        f"graded {students} students: {out_dir / 'grades.csv'}; feedback pages in {out_dir / 'feedback'}"
-    )
+        database = db_url or sqlite_url(out_dir / GRADEBOOK_FILE)
+        if db_url is None and not (out_dir / GRADEBOOK_FILE).is_file():
+            raise CourseError(
+                f"no gradebook in {out_dir}: grade first (`autograder grade {assignment} ... --out {out_dir}`)"
+            )
+        gradebook = Gradebook(database)
+        try:
+            grades = write_outputs(out_dir, assignment, gradebook, check_formats(formats))
+        finally:
+            gradebook.close()
+    if not grades:
+        raise click.ClickException(f"the gradebook holds no grades of {assignment!r}")
+    _print_outputs(out_dir, formats)
+
+
+def _print_outputs(out_dir: Path, formats: tuple[str, ...]) -> None:
+    """Say where the outputs are, and how many students they cover."""
+    with (out_dir / "grades.csv").open(encoding="utf-8") as handle:
+        students = sum(1 for _ in handle) - 1
+    click.echo(f"{students} students in {out_dir / 'grades.csv'}; feedback pages in {out_dir / 'feedback'}")
     click.echo(f"report for you: {out_dir / 'report.html'}")
     for path in export_paths(out_dir, formats)[1:]:
         click.echo(f"wrote {path}")
-    if {"canvas", "moodle"} & set(formats) and not (
-        read_roster(submissions) or read_roster(out_dir / UNPACKED_DIR)
-    ):
+    if {"canvas", "moodle"} & set(formats) and not read_roster(out_dir):
         click.echo(f"note: {NO_ROSTER_NOTE}")
 
 

@@ -100,7 +100,28 @@ def execute(
     """
     gpu = settings.gpus > 0 and needs_gpu(notebook)
     recipe = Recipe(data_folder, tuple(data_files), settings.sandbox, gpu)
-    return asyncio.run(_execute(notebook, settings, recipe, start_spare))
+    with asyncio.Runner(loop_factory=_LoopWithoutSignals) as runner:
+        try:
+            return runner.run(_execute(notebook, settings, recipe, start_spare))
+        except KeyboardInterrupt:  # the grader's stop (see `interrupt`): nothing of this run counts,
+            # so the errors its tasks end with as the kernel goes are not worth a traceback.
+            runner.get_loop().set_exception_handler(lambda loop, context: None)
+            raise
+
+
+class _LoopWithoutSignals(asyncio.SelectorEventLoop):
+    """An event loop that takes no signal handlers: Ctrl-C and SIGTERM are the grader's (`interrupt`).
+
+    nbclient would otherwise answer them by killing the kernel, which records the student as
+    `kernel-died` while the run goes on, and then reset SIGINT to Python's default. It expects the
+    RuntimeError an event loop outside the main thread raises, and goes without.
+    """
+
+    def add_signal_handler(self, sig: int, callback: object, *args: object) -> None:
+        raise RuntimeError("signals are handled by the grader")
+
+    def remove_signal_handler(self, sig: int) -> bool:
+        raise RuntimeError("signals are handled by the grader")
 
 
 async def _execute(

@@ -6,9 +6,11 @@ test cells, store the grade, write the feedback page. A grade whose submission a
 unchanged since the last run is reused unless `regrade` is set.
 """
 
+import difflib
 import functools
 import hashlib
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -24,15 +26,16 @@ from autograder.export import check_formats, export_grades
 from autograder.feedback import feedback_path, write_feedback
 from autograder.gradebook import Gradebook, sqlite_url
 from autograder.guard import add_guards
+from autograder.interrupt import Interrupted
 from autograder.late import apply_late, load_policy
 from autograder.lms import prepare_submissions
 from autograder.match import is_answer, is_student_cell, match_answers, nbgrader_meta, rebuild_for_grading
-from autograder.model import NotebookGrade, Status
+from autograder.model import MAYBE_THE_GRADERS_FAULT, NotebookGrade, Status
 from autograder.parallel import run_all
 from autograder.reference import Reference
 from autograder.release import release_notebook
 from autograder.report import write_report
-from autograder.roster import read_roster
+from autograder.roster import merge_roster, read_roster
 from autograder.sandbox import check_sandbox, needs_gpu
 from autograder.score import canary_passed, max_score, score_parts, unscored_parts
 from autograder.submissions import Submission, UnreadableNotebook, find_submissions, read_notebook
@@ -111,15 +114,20 @@ def grade_assignment(
     on_start: Callable[[int], None] = lambda notebooks: None,
     formats: tuple[str, ...] = (),
     say: Callable[[str], None] = lambda line: None,
+    students: tuple[str, ...] = (),
 ) -> list[NotebookGrade]:
-    """Grade every student in `submissions_dir`; write the gradebook, `grades.csv` and feedback to `out_dir`.
+    """Grade every student in `submissions_dir` (or only `students`); write the outputs to `out_dir`.
 
     `on_start` is told how many notebooks there are; `report` is called after each notebook with its
-    grade and whether an earlier grade was reused. `formats` adds LMS grade files (`canvas`,
-    `moodle`; see `export`) to grades.csv and feedback.zip, which are always written.
-    `submissions_dir` may also be an LMS's zip or nbgrader's submitted/ tree (see `lms`), unpacked into
-    `out_dir` first, with `say` told what was found; deadlines and late penalties come from the course's
-    nbgrader_config.py (see `late`).
+    grade and whether an earlier grade was reused. The outputs (`write_outputs`) always cover every
+    grade of the assignment in the gradebook, so regrading one student keeps the rest of the class.
+    `formats` adds LMS grade files (`canvas`, `moodle`; see `export`) to grades.csv and feedback.zip,
+    which are always written. `submissions_dir` may also be an LMS's zip or nbgrader's submitted/ tree
+    (see `lms`), unpacked into `out_dir` first, with `say` told what was found; deadlines and late
+    penalties come from the course's nbgrader_config.py (see `late`). Returns this run's grades.
+
+    An `Interrupted` (Ctrl-C, SIGTERM) ends the run: the notebook in flight is not recorded, the
+    outputs are written from what the gradebook holds, and it is raised again with the counts.
     """
     course.require(assignment)
     formats = check_formats(formats)
@@ -137,6 +145,7 @@ def grade_assignment(
         replace(s, notes=(*prepared.notes.get(s.student_id, ()), *s.notes))
         for s in find_submissions(submissions_dir, list(targets))
     ]
+    submissions = _only(submissions, students)
 
     def late(grade: NotebookGrade) -> NotebookGrade:
         student = prepared.students.get(grade.student_id)
@@ -144,6 +153,7 @@ def grade_assignment(
         return apply_late(grade, submitted_at, policy, grade.student_id in prepared.marked_late)
 
     out_dir.mkdir(parents=True, exist_ok=True)
+    merge_roster(out_dir, read_roster(submissions_dir))
     gradebook = Gradebook(db_url or sqlite_url(out_dir / GRADEBOOK_FILE))
     grades, to_grade, digests = [], [], {}
     on_start(len(submissions))
@@ -155,6 +165,7 @@ def grade_assignment(
                 stored is not None
                 and stored.digest == digest
                 and not settings.regrade
+                and stored.status not in MAYBE_THE_GRADERS_FAULT
                 and feedback_path(out_dir, stored).exists()
                 and late(replace(stored, repairs=list(stored.repairs))) == stored  # same lateness, same page
             ):
@@ -170,20 +181,50 @@ def grade_assignment(
         # Every notebook but the last has another after it, whose kernel can start early.
         to_grade = [(*args, n < len(to_grade) - 1) for n, args in enumerate(to_grade)]
         # Workers grade; this process alone writes, each grade as soon as it is done.
-        graded = run_all(grade_notebook, to_grade, settings, job_needs_gpu)
-        for grade, executed in graded:
-            grade.digest = digests[grade.student_id, grade.notebook]
-            late(grade)
-            # The page first: a run killed in between must not leave a stored grade without its page.
-            write_feedback(feedback_path(out_dir, grade), grade, executed)
-            gradebook.put(grade)
-            grades.append(grade)
-            report(grade, False)
+        with closing(run_all(grade_notebook, to_grade, settings, job_needs_gpu)) as graded:
+            for grade, executed in graded:
+                grade.digest = digests[grade.student_id, grade.notebook]
+                late(grade)
+                # The page first: a run killed in between must not leave a stored grade without its page.
+                write_feedback(feedback_path(out_dir, grade), grade, executed)
+                gradebook.put(grade)
+                grades.append(grade)
+                report(grade, False)
+    except Interrupted as stop:
+        write_outputs(out_dir, assignment, gradebook, formats)
+        raise stop.after(graded=len(grades), total=len(submissions)) from None
+    else:
+        write_outputs(out_dir, assignment, gradebook, formats)
     finally:
         gradebook.close()
-    export_grades(out_dir, grades, read_roster(submissions_dir), formats)
-    write_report(out_dir / "report.html", assignment, grades, sandboxed=settings.sandbox)
     return grades
+
+
+def write_outputs(
+    out_dir: Path, assignment: str, gradebook: Gradebook, formats: tuple[str, ...] = ()
+) -> list[NotebookGrade]:
+    """Write grades.csv, feedback.zip, the LMS files of `formats` and report.html from the gradebook alone.
+
+    They cover every grade of `assignment` the gradebook holds, with the students' LMS identities from
+    the roster kept in `out_dir`; returns those grades.
+    """
+    grades = gradebook.grades_of(assignment)
+    export_grades(out_dir, grades, read_roster(out_dir), formats)
+    write_report(out_dir / "report.html", assignment, grades)
+    return grades
+
+
+def _only(submissions: list[Submission], students: tuple[str, ...]) -> list[Submission]:
+    """The submissions of `students` (all when empty); CourseError naming the nearest id for one not found."""
+    if not students:
+        return submissions
+    known = sorted({s.student_id for s in submissions})
+    for student in students:
+        if student not in known:
+            near = difflib.get_close_matches(student, known, n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else f" (it holds {len(known)} students)"
+            raise CourseError(f"no student {student!r} in the submissions{hint}")
+    return [s for s in submissions if s.student_id in students]
 
 
 def grade_notebook(
@@ -202,6 +243,7 @@ def grade_notebook(
         max_score=max_score(target.source),
     )
     grade.repairs = list(submission.notes)
+    grade.sandboxed = settings.sandbox
     if submission.path is None:
         grade.status, grade.message = submission.problem, submission.message
         grade.parts = unscored_parts(target.source, "no notebook to grade")

@@ -2,8 +2,8 @@
 
 Each grade is written in one transaction (its row and its parts together), so a run that is killed
 leaves the gradebook with whole grades only, and a finished grade is never lost. A gradebook written
-before grades had late fields (`submitted_at`, `late_seconds`, `penalty`) or `evidence` gets those
-columns added when it is opened.
+before grades had late fields (`submitted_at`, `late_seconds`, `penalty`), `evidence` or `sandboxed`
+gets those columns added when it is opened.
 """
 
 import json
@@ -51,9 +51,10 @@ grades_table = Table(
     Column("late_seconds", Float, nullable=False, server_default="0"),
     Column("penalty", Float, nullable=False, server_default="0"),
     Column("evidence", Text, nullable=False, server_default="[]"),
+    Column("sandboxed", Integer, nullable=False, server_default="1"),
 )
 
-_added_columns = ("submitted_at", "late_seconds", "penalty", "evidence")
+_added_columns = ("submitted_at", "late_seconds", "penalty", "evidence", "sandboxed")
 
 parts_table = Table(
     "parts",
@@ -88,30 +89,45 @@ class Gradebook:
 
     def get(self, assignment: str, student_id: str, notebook: str) -> NotebookGrade | None:
         """The stored grade of one notebook, or None."""
-        key = {"assignment": assignment, "student_id": student_id, "notebook": notebook}
+        found = self._select(assignment=assignment, student_id=student_id, notebook=notebook)
+        return found[0] if found else None
+
+    def grades_of(self, assignment: str) -> list[NotebookGrade]:
+        """Every stored grade of one assignment, by student and notebook: what the outputs show."""
+        return self._select(assignment=assignment)
+
+    def _select(self, **key: str) -> list[NotebookGrade]:
         with self.engine.connect() as db:
-            row = db.execute(select(grades_table).filter_by(**key)).mappings().first()
-            if row is None:
-                return None
-            parts = db.execute(
-                select(parts_table).filter_by(**key).order_by(parts_table.c.position)
+            rows = db.execute(
+                select(grades_table).filter_by(**key).order_by(*(grades_table.c[name] for name in _key))
             ).mappings()
-            return NotebookGrade(
-                student_id=student_id,
-                assignment=assignment,
-                notebook=notebook,
-                status=row["status"],
-                max_score=row["max_score"],
-                parts=[PartResult(p["grade_id"], p["points"], p["max_points"], p["message"]) for p in parts],
-                message=row["message"],
-                repairs=json.loads(row["repairs"]),
-                digest=row["digest"],
-                seconds=row["seconds"],
-                submitted_at=row["submitted_at"],
-                late_seconds=row["late_seconds"],
-                penalty=row["penalty"],
-                evidence=json.loads(row["evidence"]),
-            )
+            parts: dict[tuple, list[PartResult]] = {}
+            for p in db.execute(
+                select(parts_table).filter_by(**key).order_by(parts_table.c.position)
+            ).mappings():
+                parts.setdefault(tuple(p[name] for name in _key), []).append(
+                    PartResult(p["grade_id"], p["points"], p["max_points"], p["message"])
+                )
+            return [
+                NotebookGrade(
+                    student_id=row["student_id"],
+                    assignment=row["assignment"],
+                    notebook=row["notebook"],
+                    status=row["status"],
+                    max_score=row["max_score"],
+                    parts=parts.get(tuple(row[name] for name in _key), []),
+                    message=row["message"],
+                    repairs=json.loads(row["repairs"]),
+                    digest=row["digest"],
+                    seconds=row["seconds"],
+                    submitted_at=row["submitted_at"],
+                    late_seconds=row["late_seconds"],
+                    penalty=row["penalty"],
+                    evidence=json.loads(row["evidence"]),
+                    sandboxed=bool(row["sandboxed"]),
+                )
+                for row in rows
+            ]
 
     def put(self, grade: NotebookGrade) -> None:
         """Store a grade, replacing any earlier one of the same notebook, in one transaction."""
@@ -133,6 +149,7 @@ class Gradebook:
                     late_seconds=grade.late_seconds,
                     penalty=grade.penalty,
                     evidence=json.dumps(grade.evidence),
+                    sandboxed=int(grade.sandboxed),
                     graded_at=datetime.now(UTC).replace(tzinfo=None),
                 )
             )

@@ -238,7 +238,14 @@ def _read_download(
     if entries and all(name.lower().endswith(".zip") and "/" not in name for name in names):
         return _read_zip_of_zips(archive, entries, where, limits, stack, budget, depth)
     if entries and all("/" in name or name.lower().endswith(".zip") for name in names):
-        return "zip", _per_student_zips(archive, entries, stack, limits, budget, depth)
+        prefix = _wrapper_of_student_folders(names)
+        # Loose files beside the student folders in a wrapper (a README, a list) are nobody's hand-in.
+        kept = [
+            info
+            for info, name in zip(entries, names, strict=True)
+            if "/" in name[len(prefix) :] or name.lower().endswith(".zip")
+        ]
+        return "zip", _per_student_zips(archive, kept, stack, limits, budget, depth, prefix)
     shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "") if names else "nothing"
     raise _UnknownLayout(
         f"not in a layout we know (Moodle, Canvas, Brightspace, or one folder per student); it holds {shown}"
@@ -251,6 +258,21 @@ def _common_folder(names: list[str]) -> str | None:
     if len(tops) == 1 and all("/" in name for name in names):
         return f"{tops.pop()}/"
     return None
+
+
+def _wrapper_of_student_folders(names: list[str]) -> str:
+    """`warmup/` for `warmup/<student>/<file>` entries (`zip -r class.zip warmup/`), nested ones too.
+
+    Without it the wrapper would be read as one student with every notebook of the class. A folder
+    counts as a wrapper when it holds two or more folders; `s230001/warmup.ipynb` is a student.
+    """
+    prefix = ""
+    while (wrapper := _common_folder([name[len(prefix) :] for name in names])) is not None:
+        inner = [name[len(prefix) + len(wrapper) :] for name in names]
+        if len({name.split("/", 1)[0] for name in inner if "/" in name}) < 2:
+            break
+        prefix += wrapper
+    return prefix
 
 
 def _detect(entries: list[tuple[zipfile.ZipInfo, str]]) -> str:
@@ -319,10 +341,10 @@ def _read_brightspace(archive: zipfile.ZipFile, entries: list[tuple[zipfile.ZipI
     return list(by_attempt.values())
 
 
-def _read_plain(archive: zipfile.ZipFile, entries: list[zipfile.ZipInfo]) -> list[_Attempt]:
+def _read_plain(archive: zipfile.ZipFile, entries: list[zipfile.ZipInfo], prefix: str = "") -> list[_Attempt]:
     by_student: dict[str, _Attempt] = {}
     for info in entries:
-        name = info.filename.replace("\\", "/")
+        name = info.filename.replace("\\", "/")[len(prefix) :]
         top, _, rest = name.partition("/")
         student = top if rest else PurePosixPath(top).stem
         attempt = by_student.setdefault(student, _Attempt(student, "", "", None, len(by_student)))
@@ -371,8 +393,9 @@ def _per_student_zips(
     limits: Limits,
     budget: _Budget,
     depth: int,
+    prefix: str = "",
 ) -> list[_Attempt]:
-    attempts = _read_plain(archive, entries)
+    attempts = _read_plain(archive, entries, prefix)
     for attempt in attempts:
         _open_student_zips(attempt, stack, limits, budget, depth)
     return attempts

@@ -23,6 +23,11 @@ class Status(StrEnum):
     """A check that fails on every honest notebook passed: the notebook changed how cells run."""
 
 
+MAYBE_THE_GRADERS_FAULT = frozenset({Status.TIMEOUT, Status.KERNEL_DIED})
+"""Endings a busy or stopped grading machine can cause as well as the student: graded again on every
+re-run instead of reused, since nobody can tell from the grade which it was."""
+
+
 @dataclass(frozen=True)
 class PartResult:
     """The outcome of one graded test cell of one submission."""
@@ -59,6 +64,8 @@ class NotebookGrade:
     """How long after the deadline it was handed in; 0 when on time or when there is no deadline."""
     penalty: float = 0.0
     """Points taken off for lateness (see `late`); the parts keep their own points."""
+    sandboxed: bool = True
+    """Whether the notebook ran in the sandbox (false only with --unsafe-no-sandbox)."""
 
     @property
     def raw_score(self) -> float:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from autograder.config import GradingSettings
 from autograder.course import CourseError
+from autograder.interrupt import deaf_to_ctrl_c
 
 if TYPE_CHECKING:
     from dask_jobqueue import JobQueueCluster
@@ -72,9 +73,12 @@ def run_all(
             client = stack.enter_context(Client(cluster))
         else:
             gpu_jobs = sum(on_gpu)
-            cluster = stack.enter_context(
-                local_cluster(settings.workers, min(settings.gpus, gpu_jobs), len(arguments), job.__module__)
-            )
+            with deaf_to_ctrl_c():  # the workers leave Ctrl-C to this process (see `interrupt`)
+                cluster = stack.enter_context(
+                    local_cluster(
+                        settings.workers, min(settings.gpus, gpu_jobs), len(arguments), job.__module__
+                    )
+                )
             client = stack.enter_context(Client(cluster))
         # GPU notebooks go first: a CPU notebook that took a GPU worker's only thread would keep
         # the GPU idle until it ends.

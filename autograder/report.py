@@ -22,17 +22,17 @@ BAR_COLOUR = "#0072b2"
 """Okabe-Ito blue: tells apart from the page's text and background in every kind of colour blindness."""
 
 
-def write_report(path: Path, assignment: str, grades: list[NotebookGrade], sandboxed: bool = True) -> None:
-    """Write the report page of one assignment's grading run."""
+def write_report(path: Path, assignment: str, grades: list[NotebookGrade]) -> None:
+    """Write the report page of one assignment's grades."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_report(assignment, grades, sandboxed), encoding="utf-8")
+    path.write_text(render_report(assignment, grades), encoding="utf-8")
 
 
-def render_report(assignment: str, grades: list[NotebookGrade], sandboxed: bool = True) -> str:
+def render_report(assignment: str, grades: list[NotebookGrade]) -> str:
     """The report page as an HTML string."""
     grades = sorted(grades, key=lambda g: (g.student_id, g.notebook))
     body = [f"<h1>{escape(assignment)}: grading report</h1>"]
-    if not sandboxed:
+    if not all(g.sandboxed for g in grades):
         body.append(f"<p class='error'>{escape(UNSANDBOXED)}</p>")
     if grades:
         mean = sum(g.score for g in grades) / len(grades)

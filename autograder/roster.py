@@ -3,6 +3,8 @@
 Unpacking an LMS download (see `lms`) writes it; the grade exports read it, since Canvas's and
 Moodle's grade imports match rows by the LMS's own user id and name, not by our student id.
 A plain submissions folder has no roster, and every field but `student_id` is then empty.
+Each grading run merges its roster into the output folder's, which the exports read: regrading one
+student, or exporting from the gradebook alone, keeps every student's identity.
 """
 
 import csv
@@ -47,3 +49,9 @@ def write_roster(folder: Path, students: Iterable[Student]) -> None:
         writer = csv.DictWriter(handle, [f.name for f in fields(Student)], lineterminator="\n")
         writer.writeheader()
         writer.writerows(asdict(s) for s in sorted(students, key=lambda s: s.student_id))
+
+
+def merge_roster(folder: Path, students: dict[str, Student]) -> None:
+    """Add `students` to the roster of `folder`, replacing the entries of the same student ids."""
+    if students:
+        write_roster(folder, {**read_roster(folder), **students}.values())
