@@ -136,7 +136,11 @@ def placeholder_problem(addresses: Addresses) -> str | None:
             f"the repository address is the shipped placeholder {TEMPLATE.repository}: set repository.url"
             f" in {CONFIG_FILE} or pass --repository https://github.com/OWNER/REPO"
         )
-    addresses.owner  # noqa: B018 - raises PublishError for an address that is not a GitHub repository
+    if not _GITHUB_REPOSITORY.match(addresses.repository):
+        return (
+            f"the repository address must be https://github.com/OWNER/REPO (Colab opens notebooks from GitHub);"
+            f" got {addresses.repository!r}"
+        )
     if not re.fullmatch(r"[A-Za-z0-9._/-]+", addresses.branch):
         return f"the branch {addresses.branch!r} is not a branch name"
     if addresses.hub:
