@@ -94,6 +94,7 @@ def _tiny_course(root: Path) -> Course:
         f'&urlpath=lab/tree/{TEMPLATE.name}/book/01_intro.ipynb&branch=main">hub</a>'
     )
     (root / "_config.yml").write_text(CONFIG)
+    (root / "LICENSE").write_text("MIT License\n")
     (root / "demo" / "toy" / "s1").mkdir(parents=True)
     shutil.copy(root / "source_notebooks" / "toy" / "toy.ipynb", root / "demo" / "toy" / "s1" / "toy.ipynb")
     (root / "nbgrader_config.py").write_text("c = get_config()\n")
@@ -133,6 +134,7 @@ def test_publish_writes_the_student_tree_with_real_addresses(tmp_path):
         "assignments/toy/toy.ipynb",
         "book/01_intro.ipynb",
         "book/widgets.py",
+        "LICENSE",
     ]:
         assert expected in files, expected
     assert not [p for p in files if p.split("/")[0] in {"source_notebooks", "demo", "tests", "autograder"}]
@@ -280,6 +282,7 @@ def test_publishing_this_course_leaks_no_solution_line(tmp_path, site):
     root = tmp_path / "course"
     (root / "book").mkdir(parents=True)
     shutil.copy(REPO / "_config.yml", root)
+    shutil.copy(REPO / "LICENSE", root)
     for path in [*REPO.glob("book/*.ipynb"), REPO / "book" / "widgets.py"]:
         shutil.copy(path, root / "book")
     shutil.copytree(REPO / "source_notebooks", root / "source_notebooks")
@@ -298,7 +301,7 @@ def test_publishing_this_course_leaks_no_solution_line(tmp_path, site):
         assert f"book/{name}" in files and f"docs/book/{Path(name).stem}.html" in files
     for name in assignments:
         assert f"assignments/{name}/{name}.ipynb" in files
-    assert {"README.md", "book/widgets.py", "docs/index.html", "docs/.nojekyll"} <= set(files)
+    assert {"README.md", "LICENSE", "book/widgets.py", "docs/index.html", "docs/.nojekyll"} <= set(files)
     assert not [p for p in files if p.split("/")[0] in {"source_notebooks", "demo", "tests", "bench"}]
 
     secrets, given = _secret_and_given_lines(root / "source_notebooks")
