@@ -27,9 +27,16 @@ from autograder.feedback import feedback_path, write_feedback
 from autograder.gradebook import Gradebook, sqlite_url
 from autograder.guard import add_guards
 from autograder.interrupt import Interrupted
-from autograder.late import apply_late, load_policy
+from autograder.late import apply_late, describe, load_policy
 from autograder.lms import prepare_submissions
-from autograder.match import is_answer, is_student_cell, match_answers, nbgrader_meta, rebuild_for_grading
+from autograder.match import (
+    given_overlap,
+    is_answer,
+    is_student_cell,
+    match_answers,
+    nbgrader_meta,
+    rebuild_for_grading,
+)
 from autograder.model import MAYBE_THE_GRADERS_FAULT, NotebookGrade, Status
 from autograder.parallel import run_all
 from autograder.reference import Reference
@@ -136,7 +143,13 @@ def grade_assignment(
     targets = {
         name: GradingTarget.load(course, assignment, name) for name in course.notebook_names(assignment)
     }
-    policy = load_policy(course.root, assignment)
+    policy = load_policy(course.root, assignment, course.assignments())
+    say(describe(policy, assignment))
+    if submissions_dir.is_dir() and out_dir.resolve().is_relative_to(submissions_dir.resolve()):
+        raise CourseError(
+            f"--out {out_dir} is inside the submissions folder {submissions_dir}, where the next run would"
+            " take it for a student: choose a folder outside it"
+        )
     prepared = prepare_submissions(submissions_dir, out_dir, assignment, course.root, policy)
     if prepared.summary():
         say(prepared.summary())
@@ -146,6 +159,7 @@ def grade_assignment(
         for s in find_submissions(submissions_dir, list(targets))
     ]
     submissions = _only(submissions, students)
+    _check_they_are_this_assignment(course, assignment, targets, submissions)
 
     def late(grade: NotebookGrade) -> NotebookGrade:
         student = prepared.students.get(grade.student_id)
@@ -212,6 +226,50 @@ def write_outputs(
     export_grades(out_dir, grades, read_roster(out_dir), formats)
     write_report(out_dir / "report.html", assignment, grades)
     return grades
+
+
+NOT_THIS_ASSIGNMENT = 0.1
+"""A hand-in that keeps less than this share of the release's given cells is not of this assignment."""
+
+
+def _check_they_are_this_assignment(
+    course: Course, assignment: str, targets: dict[str, GradingTarget], submissions: list[Submission]
+) -> None:
+    """CourseError when most hand-ins are not of `assignment`, naming the assignment they look like.
+
+    Graded against the wrong assignment, a whole class would get 0 and status `graded`.
+    """
+    readable = []
+    for submission in submissions:
+        if submission.path is not None:
+            try:
+                readable.append((submission.notebook, read_notebook(submission.path)))
+            except UnreadableNotebook:
+                continue
+    strangers = [
+        nb for name, nb in readable if given_overlap(targets[name].release, nb) < NOT_THIS_ASSIGNMENT
+    ]
+    if not readable or len(strangers) * 2 <= len(readable):
+        return
+    fits = {}
+    for other in course.assignments():
+        if other != assignment:
+            releases = [
+                GradingTarget.load(course, other, name).release for name in course.notebook_names(other)
+            ]
+            fits[other] = sum(max(given_overlap(r, nb) for r in releases) for nb in strangers) / len(
+                strangers
+            )
+    likely = max(fits, key=fits.get, default=None)
+    hint = (
+        f"; they look like {likely!r}: `autograder grade {likely} ...`"
+        if likely and fits[likely] >= 0.5
+        else "; is this the right folder?"
+    )
+    raise CourseError(
+        f"{len(strangers)} of {len(readable)} hand-ins share almost none of the given cells of"
+        f" {assignment!r}, so they are not its hand-ins{hint}"
+    )
 
 
 def _only(submissions: list[Submission], students: tuple[str, ...]) -> list[Submission]:

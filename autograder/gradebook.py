@@ -7,6 +7,7 @@ gets those columns added when it is opened.
 """
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,8 +26,8 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, ProgrammingError
 
 from autograder.course import CourseError
 from autograder.model import NotebookGrade, PartResult
@@ -68,6 +69,20 @@ parts_table = Table(
 )
 
 
+SUPPORTED = (
+    "supported: SQLite (sqlite:///path, the default) and PostgreSQL (postgresql+psycopg://user@host/db);"
+    " other SQLAlchemy databases need their driver installed"
+)
+
+
+def _masked(url: str) -> str:
+    """The URL as it may be shown: with its password replaced by ***."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
 def sqlite_url(path: Path) -> str:
     """The SQLAlchemy URL of an SQLite file."""
     return f"sqlite:///{path.resolve()}"
@@ -77,12 +92,24 @@ class Gradebook:
     """Read and write grades; open it with a database URL such as `sqlite:///grades.sqlite`."""
 
     def __init__(self, url: str) -> None:
+        shown = _masked(url)
+        if url.split(":", 1)[0] in ("postgres", "postgresql"):
+            better = _masked(url.replace(url.split(":", 1)[0], "postgresql+psycopg", 1))
+            raise CourseError(
+                f"cannot open the gradebook {shown}: write it as {better} (psycopg 3 is the driver installed)"
+            )
         try:
             self.engine = create_engine(url)
             _metadata.create_all(self.engine)
             _add_missing_columns(self.engine)
-        except (ArgumentError, OperationalError, ProgrammingError) as error:
-            raise CourseError(f"cannot open the gradebook {url!r}: {error.args[0]}") from error
+        except ImportError as error:  # the URL names a driver that is not installed
+            raise CourseError(
+                f"cannot open the gradebook {shown}: its database driver is not installed ({error.name});"
+                f" {SUPPORTED}"
+            ) from error
+        except (ArgumentError, OperationalError, ProgrammingError, NoSuchModuleError) as error:
+            reason = str(error.args[0]).strip().splitlines()[0] if error.args else type(error).__name__
+            raise CourseError(f"cannot open the gradebook {shown}: {reason.replace(url, shown)}") from error
 
     def close(self) -> None:
         self.engine.dispose()

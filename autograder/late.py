@@ -14,7 +14,9 @@ A deadline is `YYYY-MM-DD HH:MM` followed by an IANA time zone, or ISO 8601 with
 hand-ins are graded in full but still marked late.
 """
 
+import difflib
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -66,14 +68,31 @@ def load_config(course_root: Path) -> Config:
         raise CourseError(f"cannot read {course_root / CONFIG_FILE}: {error}") from error
 
 
-def load_policy(course_root: Path, assignment: str) -> LatePolicy:
-    """The late policy of `assignment` from the course root's nbgrader_config.py."""
+SETTINGS = ("deadlines", "allow_late", "late_penalty_per_day", "timezone")
+"""The settings of the c.Autograder section; any other name there is a typo, and an error."""
+
+
+def load_policy(course_root: Path, assignment: str, assignments: list[str] | None = None) -> LatePolicy:
+    """The late policy of `assignment` from the course root's nbgrader_config.py.
+
+    A setting of c.Autograder that does not exist, or a deadline of an assignment not in
+    `assignments` (the course's), is a CourseError naming the nearest valid name: ignored, either
+    would silently grade without the late penalties the teacher set.
+    """
     config = load_config(course_root)
     section = config.get("Autograder", {})
     where = f"{CONFIG_FILE}: c.Autograder"
+    for name in section:
+        if name not in SETTINGS:
+            raise CourseError(f"{where}.{name} is not a setting{_nearest(name, SETTINGS)}")
     deadlines = section.get("deadlines", {})
     if not isinstance(deadlines, dict):
         raise CourseError(f"{where}.deadlines must be a dict of assignment name to deadline")
+    for name in deadlines:
+        if assignments is not None and name not in assignments:
+            raise CourseError(
+                f"{where}.deadlines names {name!r}, not an assignment{_nearest(name, assignments)}"
+            )
     zone_name = section.get("timezone", "")
     timezone = _zone(zone_name, f"{where}.timezone") if zone_name else None
     deadline = deadlines.get(assignment)
@@ -93,6 +112,26 @@ def load_policy(course_root: Path, assignment: str) -> LatePolicy:
         per_day=float(per_day),
         timezone=timezone,
     )
+
+
+def _nearest(name: str, valid: Iterable[str]) -> str:
+    near = difflib.get_close_matches(str(name), list(valid), n=1)
+    return f"; did you mean {near[0]!r}?" if near else f" (valid: {', '.join(valid)})"
+
+
+def describe(policy: LatePolicy, assignment: str) -> str:
+    """One line on the deadline and penalty in force, said at the start of a grading run."""
+    if policy.deadline is None:
+        return f"{assignment}: no deadline set (c.Autograder.deadlines in {CONFIG_FILE}); nothing is late"
+    due = policy.deadline.strftime("%Y-%m-%d %H:%M %Z").strip()
+    if policy.penalty_method == "zero":
+        cost = "a late notebook scores 0"
+    elif policy.per_day:
+        cost = f"{policy.per_day:.0%} of the max score off per started day late"
+    else:
+        cost = "late hand-ins are marked late, with no penalty"
+    newest = "" if policy.allow_late else "; an attempt before the deadline wins over a later one"
+    return f"{assignment}: due {due}; {cost}{newest}"
 
 
 def parse_deadline(text: str, where: str = "deadline") -> datetime:

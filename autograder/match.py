@@ -55,13 +55,32 @@ def defined_names(source: str) -> frozenset[str]:
     return frozenset(names)
 
 
+def _normal(text: str) -> list[str]:
+    return [line.rstrip() for line in text.splitlines() if line.strip()]
+
+
 def likeness(a: str, b: str) -> float:
     """Similarity of two cell sources from 0 to 1, ignoring blank lines and trailing spaces."""
+    return difflib.SequenceMatcher(None, _normal(a), _normal(b), autojunk=False).ratio()
 
-    def normal(text: str) -> list[str]:
-        return [line.rstrip() for line in text.splitlines() if line.strip()]
 
-    return difflib.SequenceMatcher(None, normal(a), normal(b), autojunk=False).ratio()
+def given_overlap(release: NotebookNode, handed_in: NotebookNode) -> float:
+    """The share (0..1) of the release's given cells (text, setup, tests) found unchanged in a hand-in.
+
+    Students change their answers, not the cells around them: a hand-in of this assignment keeps
+    most of them, one of another assignment almost none.
+    """
+    given = {
+        "\n".join(_normal(cell.source))
+        for cell in release.cells
+        if not is_answer(cell) and isinstance(cell.get("source"), str) and cell.source.strip()
+    }
+    if not given:
+        return 1.0
+    present = {
+        "\n".join(_normal(cell.source)) for cell in handed_in.cells if isinstance(cell.get("source"), str)
+    }
+    return len(given & present) / len(given)
 
 
 @dataclass

@@ -63,7 +63,7 @@ def run_all(
     on_gpu = [settings.gpus > 0 and needs_gpu(args) for args in arguments]
     with ExitStack() as stack:
         if settings.scheduler is not None:
-            client = stack.enter_context(Client(settings.scheduler, timeout="30s"))
+            client = stack.enter_context(connect(settings.scheduler))
             if any(on_gpu):
                 _require_gpu_workers(client)
         elif settings.cluster is not None:
@@ -89,6 +89,24 @@ def run_all(
         ]
         for future in as_completed(futures):
             yield future.result()
+
+
+SCHEDULER_TIMEOUT = 15
+"""Seconds to keep trying to reach a Dask scheduler given by its address."""
+
+
+def connect(address: str) -> "Client":
+    """A client of the scheduler at `address`; CourseError in one line when it cannot be reached."""
+    from distributed import Client
+
+    try:
+        return Client(address, timeout=SCHEDULER_TIMEOUT)
+    except (OSError, TimeoutError, ValueError) as error:  # ValueError: not an address at all
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CourseError(
+            f"cannot reach the Dask scheduler at {address} ({reason}): is it running"
+            " (`dask scheduler`), and is the address tcp://host:port?"
+        ) from None
 
 
 def local_cluster(workers: int, gpus: int, jobs: int, preload: str) -> "SpecCluster":

@@ -42,6 +42,7 @@ def find_submissions(folder: Path, notebook_names: list[str]) -> list[Submission
     if not folder.is_dir():
         raise CourseError(f"submissions folder {folder} does not exist or is not a folder")
     students = sorted(p for p in folder.iterdir() if p.is_dir() and is_visible(p))
+    check_layout(folder, students, notebook_names)
     found = []
     for student in students:
         files = sorted(p for p in student.iterdir() if p.is_file() and is_visible(p))
@@ -50,6 +51,44 @@ def find_submissions(folder: Path, notebook_names: list[str]) -> list[Submission
         for name in notebook_names:
             found.append(_pick(student, name, files, spare if absent == [name] else []))
     return found
+
+
+def check_layout(folder: Path, students: list[Path], notebook_names: list[str]) -> None:
+    """CourseError, saying what was found and what is expected, for a folder that is not one of hand-ins.
+
+    An empty folder, a flat folder of notebooks, or the folder above the hand-ins would otherwise
+    give an empty grade file, or every student a 0 for a notebook that is there one level down.
+    """
+    expected = f"expected {folder}/<student_id>/{notebook_names[0]}"
+    if not students:
+        loose = sorted(p.name for p in folder.glob("*.ipynb") if is_visible(p))
+        if set(loose) & set(notebook_names):
+            raise CourseError(
+                f"{folder} looks like one student's folder: grade the class's folder with"
+                f" --student {folder.name} ({expected})"
+            )
+        if loose:
+            shown = ", ".join(loose[:3]) + (", ..." if len(loose) > 3 else "")
+            raise CourseError(
+                f"{folder} holds notebooks ({shown}) but no student folders: put each student's notebook"
+                f" in a folder named by their id ({expected})"
+            )
+        raise CourseError(f"{folder} holds no student folders ({expected})")
+    if any(_notebooks_in(student) for student in students):
+        return
+    deeper = [
+        student.name for student in students if any(_notebooks_in(p) for p in student.iterdir() if p.is_dir())
+    ]
+    if deeper:
+        shown = ", ".join(deeper[:3]) + (", ..." if len(deeper) > 3 else "")
+        raise CourseError(
+            f"no student folder in {folder} holds a notebook, but {shown} holds folders that do:"
+            f" grade that folder instead ({folder / deeper[0]})"
+        )
+
+
+def _notebooks_in(folder: Path) -> bool:
+    return any(p.suffix == ".ipynb" and p.is_file() and is_visible(p) for p in folder.iterdir())
 
 
 def _pick(student: Path, name: str, files: list[Path], spare: list[Path]) -> Submission:

@@ -1,0 +1,246 @@
+"""Nothing a teacher does by accident costs a student's grade: interrupts, odd folders and zips,
+one-student regrades, typos in the configuration, wrong databases. All through the command line."""
+
+import csv
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import REPO
+
+from autograder import parallel
+from autograder.cli import cli
+
+DEMO = REPO / "demo" / "warmup"
+EXPECTED = DEMO / "expected_grades.csv"
+
+
+def read_csv(path: Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def autograder(*args: str, course: Path | None = REPO) -> tuple[int, str]:
+    """Run the CLI in this process; its exit code and everything it printed."""
+    result = CliRunner().invoke(cli, [*args, *(["--course", str(course)] if course else [])])
+    return result.exit_code, result.output
+
+
+def class_of(count: int, folder: Path) -> tuple[Path, dict[str, str]]:
+    """`count` students, copies of the demo class's; returns the folder and each one's expected score."""
+    expected = {row["student_id"]: row["score"] for row in read_csv(EXPECTED)}
+    demo = sorted(expected)
+    scores = {}
+    for n in range(count):
+        student = f"{demo[n % len(demo)]}-{n}"
+        shutil.copytree(DEMO / demo[n % len(demo)], folder / student)
+        scores[student] = expected[demo[n % len(demo)]]
+    return folder, scores
+
+
+# --- Ctrl-C and SIGTERM --------------------------------------------------------------------------
+
+
+def _default_signals() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # as in a teacher's terminal, also under CI
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", [1, 2], ids=["sequential", "dask"])
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_an_interrupt_stops_in_one_line_and_the_next_run_finishes_the_class(stop, workers, tmp_path):
+    submissions, expected = class_of(10, tmp_path / "class")
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "autograder", "grade", "warmup", str(submissions), "--out", str(out)]
+    run = subprocess.Popen(
+        [*command, "--workers", str(workers), "--course", str(REPO)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, which a terminal's Ctrl-C goes to as a whole
+        preexec_fn=_default_signals,
+    )
+    printed = []
+    for line in run.stdout:
+        printed.append(line)
+        if line.startswith("[2/"):
+            break
+    os.killpg(run.pid, stop)  # Ctrl-C reaches every process of the group: Dask's workers too
+    rest, errors = run.communicate(timeout=120)
+    printed.append(rest)
+
+    assert run.returncode == 128 + stop, "".join(printed) + errors
+    assert "Traceback" not in "".join(printed) + errors
+    (line,) = errors.strip().splitlines()
+    assert line.startswith(f"interrupted ({signal.Signals(stop).name}):") and line.endswith(
+        "run again to finish"
+    )
+    stored = {row["student_id"]: row for row in read_csv(out / "grades.csv")}
+    assert 2 <= len(stored) < len(expected), "the grades finished before the stop are kept, no others"
+    assert {s: (row["score"], row["status"]) for s, row in stored.items()} == {
+        s: (expected[s], "graded") for s in stored
+    }, "nobody is recorded as cut short (kernel-died) by the grader's own stop"
+
+    again = subprocess.run([*command, "--course", str(REPO)], capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert again.stdout.count("(unchanged, grade reused)") == len(stored)
+    assert {row["student_id"]: row["score"] for row in read_csv(out / "grades.csv")} == expected
+
+
+# --- folders and zips ----------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_zip_of_the_class_folder_is_its_students_and_one_student_regrades_alone(tmp_path):
+    download = tmp_path / "class.zip"
+    with zipfile.ZipFile(download, "w") as archive:  # what `zip -r class.zip warmup/` writes
+        for path in sorted(DEMO.rglob("*")):
+            archive.write(path, Path("warmup") / path.relative_to(DEMO))
+    out = tmp_path / "out"
+    code, printed = autograder("grade", "warmup", str(download), "--out", str(out))
+    assert code == 0, printed
+    assert read_csv(out / "grades.csv") == read_csv(EXPECTED)
+
+    code, printed = autograder(
+        "grade", "warmup", str(download), "--out", str(out), "--student", "s230003", "--regrade"
+    )
+    assert code == 0, printed
+    assert "grading 1 notebooks" in printed and "s230001" not in printed
+    assert read_csv(out / "grades.csv") == read_csv(EXPECTED), "the rest of the class is kept"
+    pages = zipfile.ZipFile(out / "feedback.zip").namelist()
+    assert sorted(pages) == [f"{row['student_id']}/warmup.html" for row in read_csv(EXPECTED)]
+    assert all(row["student_id"] in (out / "report.html").read_text() for row in read_csv(EXPECTED))
+
+    for output in ("grades.csv", "feedback.zip", "report.html"):
+        (out / output).unlink()
+    code, printed = autograder("export", "warmup", "--out", str(out), "--format", "canvas", course=None)
+    assert code == 0, printed
+    assert read_csv(out / "grades.csv") == read_csv(EXPECTED)
+    # Canvas's file: its "Points Possible" row, then one per student.
+    assert len(read_csv(out / "canvas.csv")) == 1 + 6 and (out / "report.html").is_file()
+
+    code, printed = autograder("grade", "warmup", str(download), "--out", str(out), "--student", "s23003")
+    assert code == 1 and "no student 's23003'" in printed and "did you mean 's230003'?" in printed
+
+
+def test_folders_that_are_not_a_class_get_a_message_that_says_what_to_do(tmp_path):
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    shutil.copy(DEMO / "s230001" / "warmup.ipynb", flat / "s230001.ipynb")
+    (tmp_path / "empty").mkdir()
+    cases = {
+        str(tmp_path / "empty"): "holds no student folders",
+        str(flat): "holds notebooks (s230001.ipynb) but no student folders",
+        str(DEMO.parent): f"grade that folder instead ({DEMO})",
+        str(
+            DEMO / "s230002"
+        ): "looks like one student's folder: grade the class's folder with --student s230002",
+    }
+    for folder, message in cases.items():
+        code, printed = autograder("grade", "warmup", folder, "--out", str(tmp_path / "out"))
+        assert code == 1 and message in printed and "Traceback" not in printed, folder
+    code, printed = autograder("grade", "warmup", str(DEMO), "--out", str(DEMO / "feedback"))
+    assert code == 1 and "is inside the submissions folder" in printed
+    assert not (DEMO / "feedback").exists()
+
+
+def test_the_wrong_assignment_stops_and_names_the_likely_one(tmp_path):
+    code, printed = autograder("grade", "mlp", str(DEMO), "--out", str(tmp_path / "out"))
+    assert code == 1
+    assert "6 of 6 hand-ins share almost none of the given cells of 'mlp'" in printed
+    assert "they look like 'warmup'" in printed
+    assert not (tmp_path / "out" / "grades.csv").exists()
+
+
+# --- configuration -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def course_with_config(tmp_path):
+    """A course root holding this course's assignments and a config the test writes."""
+    course = tmp_path / "course"
+    course.mkdir()
+    for folder in ("source_notebooks", "assignments"):
+        (course / folder).symlink_to(REPO / folder)
+
+    def configured(text: str) -> Path:
+        (course / "nbgrader_config.py").write_text("c = get_config()\n" + text)
+        return course
+
+    return configured
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        (
+            "c.Autograder.deadline = {'warmup': '2026-12-01 23:59 Europe/Copenhagen'}",
+            "did you mean 'deadlines'?",
+        ),
+        (
+            "c.Autograder.deadlines = {'warmpu': '2026-12-01 23:59 Europe/Copenhagen'}",
+            "did you mean 'warmup'?",
+        ),
+        ("c.Autograder.late_penalty = 0.1", "did you mean 'late_penalty_per_day'?"),
+    ],
+)
+def test_a_typo_in_the_configuration_is_an_error_naming_the_nearest_setting(
+    course_with_config, config, message
+):
+    course = course_with_config(config)
+    code, printed = autograder("grade", "warmup", str(DEMO), "--out", "unused", course=course)
+    assert code == 1 and message in printed and "Traceback" not in printed
+
+
+def test_the_deadline_and_penalty_in_force_are_said_at_the_start(course_with_config, tmp_path):
+    course = course_with_config(
+        "c.Autograder.deadlines = {'warmup': '2026-12-01 23:59 Europe/Copenhagen'}\n"
+        "c.Autograder.late_penalty_per_day = 0.1\n"
+    )
+    # An unknown --student stops the run right after the start, before any kernel.
+    code, printed = autograder(
+        "grade", "warmup", str(DEMO), "--out", str(tmp_path / "o"), "--student", "x", course=course
+    )
+    assert "warmup: due 2026-12-01 23:59 CET; 10% of the max score off per started day late" in printed
+    code, printed = autograder("grade", "warmup", str(DEMO), "--out", str(tmp_path / "o"), "--student", "x")
+    assert "warmup: no deadline set" in printed
+
+
+# --- databases and schedulers --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        (
+            "postgres://ta:s3cret@127.0.0.1:1/course",
+            "write it as postgresql+psycopg://ta:***@127.0.0.1:1/course",
+        ),
+        (
+            "mysql://ta:s3cret@127.0.0.1/course",
+            "its database driver is not installed (MySQLdb); supported: SQLite",
+        ),
+        ("postgresql+psycopg://ta:s3cret@127.0.0.1:1/course", "Connection refused"),
+        ("not a url", "Could not parse"),
+    ],
+)
+def test_a_database_that_cannot_be_opened_is_one_line_without_its_password(url, message, tmp_path):
+    code, printed = autograder("grade", "warmup", str(DEMO), "--out", str(tmp_path), "--db", url)
+    assert code == 1 and message in printed
+    assert "s3cret" not in printed and "Traceback" not in printed
+    assert len(printed.strip().splitlines()) <= 2  # the deadline line, then the error
+
+
+def test_an_unreachable_scheduler_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(parallel, "SCHEDULER_TIMEOUT", 1)
+    code, printed = autograder(
+        "grade", "warmup", str(DEMO), "--out", str(tmp_path), "--scheduler", "tcp://127.0.0.1:1", "--regrade"
+    )
+    assert code == 1 and "cannot reach the Dask scheduler at tcp://127.0.0.1:1" in printed
+    assert "Traceback" not in printed
