@@ -9,6 +9,7 @@ unchanged since the last run is reused unless `regrade` is set.
 import difflib
 import functools
 import hashlib
+import os
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass, replace
@@ -37,7 +38,7 @@ from autograder.match import (
     nbgrader_meta,
     rebuild_for_grading,
 )
-from autograder.model import MAYBE_THE_GRADERS_FAULT, NotebookGrade, Status
+from autograder.model import MAYBE_THE_GRADERS_FAULT, NotebookGrade, PartResult, Status
 from autograder.parallel import run_all
 from autograder.reference import Reference
 from autograder.release import release_notebook
@@ -195,13 +196,12 @@ def grade_assignment(
         # Every notebook but the last has another after it, whose kernel can start early.
         to_grade = [(*args, n < len(to_grade) - 1) for n, args in enumerate(to_grade)]
         # Workers grade; this process alone writes, each grade as soon as it is done.
-        with closing(run_all(grade_notebook, to_grade, settings, job_needs_gpu)) as graded:
+        jobs = run_all(grade_notebook, to_grade, settings, job_needs_gpu, on_failure=_failed_job)
+        with closing(jobs) as graded:
             for grade, executed in graded:
                 grade.digest = digests[grade.student_id, grade.notebook]
                 late(grade)
-                # The page first: a run killed in between must not leave a stored grade without its page.
-                write_feedback(feedback_path(out_dir, grade), grade, executed)
-                gradebook.put(grade)
+                grade = _store(out_dir, gradebook, grade, executed)
                 grades.append(grade)
                 report(grade, False)
     except Interrupted as stop:
@@ -212,6 +212,57 @@ def grade_assignment(
     finally:
         gradebook.close()
     return grades
+
+
+def _store(
+    out_dir: Path, gradebook: Gradebook, grade: NotebookGrade, executed: NotebookNode | None
+) -> NotebookGrade:
+    """Write a grade's feedback page, then the grade; whatever the notebook held, both get written.
+
+    The page first: a run killed in between must not leave a stored grade without its page. Should
+    the notebook's content break either (text that is not valid unicode, say), the grade is stored as
+    `grading-failed` with a page that shows no content of the notebook.
+    """
+    try:
+        write_feedback(feedback_path(out_dir, grade), grade, executed)
+        gradebook.put(grade)
+        return grade
+    except Exception as error:  # the boundary around storing one notebook: see `_failed_job`
+        failed = _failed(grade, "its grade and feedback page could not be written", error)
+        write_feedback(feedback_path(out_dir, failed), failed, None)
+        gradebook.put(failed)
+        return failed
+
+
+def _failed_job(args: tuple, error: Exception) -> tuple[NotebookGrade, None]:
+    """The row of a notebook whose grading raised, or whose Dask worker died under it (see `run_all`).
+
+    The one boundary around grading a notebook, from reading the file to cleaning up its kernel:
+    whatever a notebook holds or does, it ends as its student's row, and the batch goes on.
+    """
+    target, submission = args[0], args[1]
+    grade = NotebookGrade(
+        student_id=submission.student_id,
+        assignment=target.assignment,
+        notebook=submission.notebook,
+        status=Status.FAILED,
+        max_score=max_score(target.source),
+        parts=unscored_parts(target.source, "not graded"),
+        repairs=list(submission.notes),
+    )
+    return _failed(grade, "the grader failed on this notebook", error), None
+
+
+def _failed(grade: NotebookGrade, what: str, error: Exception) -> NotebookGrade:
+    """`grade` as `grading-failed`: no points, and a message that names the error, in plain text."""
+    reason = f"{type(error).__name__}: {str(error)[:200]}".encode("ascii", "backslashreplace").decode()
+    return replace(
+        grade,
+        status=Status.FAILED,
+        message=f"{what} ({reason}); a human should look at it, and grading again retries it",
+        parts=[PartResult(part.grade_id, 0.0, part.max_points, "not graded") for part in grade.parts],
+        evidence=[],
+    )
 
 
 def write_outputs(
@@ -239,17 +290,16 @@ def _check_they_are_this_assignment(
 
     Graded against the wrong assignment, a whole class would get 0 and status `graded`.
     """
-    readable = []
+    overlaps = []
     for submission in submissions:
         if submission.path is not None:
             try:
-                readable.append((submission.notebook, read_notebook(submission.path)))
-            except UnreadableNotebook:
+                handed_in = read_notebook(submission.path)
+                overlaps.append((handed_in, given_overlap(targets[submission.notebook].release, handed_in)))
+            except Exception:  # noqa: BLE001 (grading reports on this notebook; here it is no evidence)
                 continue
-    strangers = [
-        nb for name, nb in readable if given_overlap(targets[name].release, nb) < NOT_THIS_ASSIGNMENT
-    ]
-    if not readable or len(strangers) * 2 <= len(readable):
+    strangers = [handed_in for handed_in, overlap in overlaps if overlap < NOT_THIS_ASSIGNMENT]
+    if not overlaps or len(strangers) * 2 <= len(overlaps):
         return
     fits = {}
     for other in course.assignments():
@@ -267,7 +317,7 @@ def _check_they_are_this_assignment(
         else "; is this the right folder?"
     )
     raise CourseError(
-        f"{len(strangers)} of {len(readable)} hand-ins share almost none of the given cells of"
+        f"{len(strangers)} of {len(overlaps)} hand-ins share almost none of the given cells of"
         f" {assignment!r}, so they are not its hand-ins{hint}"
     )
 
@@ -359,5 +409,8 @@ def job_needs_gpu(args: tuple) -> bool:
 
 def _fingerprint(target: GradingTarget, submission: Submission) -> str:
     """Changes whenever the student's file, the assignment's source or this tool's version changes."""
-    content = submission.path.read_bytes() if submission.path is not None else b"<missing>"
+    try:
+        content = submission.path.read_bytes() if submission.path is not None else b"<missing>"
+    except OSError:  # unreadable: graded (as unreadable) on every run
+        content = os.urandom(16)
     return hashlib.sha256(target.digest.encode() + hashlib.sha256(content).digest()).hexdigest()

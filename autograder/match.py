@@ -23,9 +23,16 @@ COPY_LIKENESS = 0.8
 
 
 def nbgrader_meta(cell: NotebookNode) -> dict:
-    """The cell's nbgrader metadata, or {} when it has none."""
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return meta if isinstance(meta, dict) else {}
+    """The cell's nbgrader metadata, or {} when it has none or none that makes sense.
+
+    A student's editor may have mangled it (a `grade_id` that is a list): such a cell is treated as
+    one whose metadata was stripped, and found by what it defines.
+    """
+    metadata = cell.get("metadata", {})
+    meta = metadata.get("nbgrader", {}) if isinstance(metadata, dict) else {}
+    if not isinstance(meta, dict) or not isinstance(meta.get("grade_id", ""), str):
+        return {}
+    return meta
 
 
 def is_answer(cell: NotebookNode) -> bool:

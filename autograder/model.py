@@ -21,9 +21,11 @@ class Status(StrEnum):
     """The Python kernel died while running the notebook."""
     TAMPERING = "tampering-suspected"
     """A check that fails on every honest notebook passed: the notebook changed how cells run."""
+    FAILED = "grading-failed"
+    """The grader itself failed on this notebook (the message says where); a human should look."""
 
 
-MAYBE_THE_GRADERS_FAULT = frozenset({Status.TIMEOUT, Status.KERNEL_DIED})
+MAYBE_THE_GRADERS_FAULT = frozenset({Status.TIMEOUT, Status.KERNEL_DIED, Status.FAILED})
 """Endings a busy or stopped grading machine can cause as well as the student: graded again on every
 re-run instead of reused, since nobody can tell from the grade which it was."""
 

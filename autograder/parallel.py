@@ -9,6 +9,7 @@ Only the grading runs on the workers; the caller writes every result (gradebook,
 process, so SQLite sees a single writer.
 """
 
+import functools
 import logging
 import shutil
 from collections.abc import Callable, Iterable, Iterator
@@ -42,19 +43,24 @@ def run_all(
     arguments: Iterable[tuple],
     settings: GradingSettings,
     needs_gpu: Callable[[tuple], bool] = lambda args: False,
+    on_failure: Callable[[tuple, Exception], Any] | None = None,
 ) -> Iterator[Any]:
     """Yield `job(*args)` for every tuple in `arguments`, in the order they finish.
 
     Where they run is `settings`' choice (workers, scheduler, cluster); with `settings.gpus`, the
     arguments for which `needs_gpu` is true run on GPU workers, at most `gpus` at once. With one
     worker or a small batch, and neither scheduler nor cluster, the jobs run here one after the other.
+    A job that raises, or whose worker died under it, yields `on_failure(args, error)` instead, and
+    the others go on; without `on_failure` the error ends the run. A CourseError (a problem of the
+    course or the machine, the same for every job) always ends it.
     """
+
     arguments = list(arguments)
     _check(settings)
     remote = settings.scheduler is not None or settings.cluster is not None
     if not remote and (settings.workers <= 1 or len(arguments) < SMALL_BATCH):
         for args in arguments:
-            yield job(*args)
+            yield _attempt(functools.partial(job, *args), args, on_failure)
         return
     if not arguments:
         return
@@ -83,12 +89,20 @@ def run_all(
         # GPU notebooks go first: a CPU notebook that took a GPU worker's only thread would keep
         # the GPU idle until it ends.
         order = sorted(range(len(arguments)), key=lambda i: not on_gpu[i])
-        futures = [
-            client.submit(job, *arguments[i], pure=False, resources={GPU: 1} if on_gpu[i] else None)
+        # Failures are caught on the worker (`_attempt`); here only those that took the worker down.
+        futures = {
+            client.submit(
+                _attempt,
+                functools.partial(job, *arguments[i]),
+                arguments[i],
+                on_failure,
+                pure=False,
+                resources={GPU: 1} if on_gpu[i] else None,
+            ): i
             for i in order
-        ]
+        }
         for future in as_completed(futures):
-            yield future.result()
+            yield _attempt(future.result, arguments[futures[future]], on_failure)
 
 
 SCHEDULER_TIMEOUT = 15
@@ -107,6 +121,24 @@ def connect(address: str) -> "Client":
             f"cannot reach the Dask scheduler at {address} ({reason}): is it running"
             " (`dask scheduler`), and is the address tcp://host:port?"
         ) from None
+
+
+def _attempt(
+    run: Callable[[], Any], args: tuple, on_failure: Callable[[tuple, Exception], Any] | None
+) -> Any:
+    """`run()`, or `on_failure(args, error)` when it raises anything but a CourseError.
+
+    On a Dask worker it catches what the job raised; in this process, what `future.result()` raises
+    when the worker died under the job (distributed's KilledWorker).
+    """
+    try:
+        return run()
+    except CourseError:
+        raise
+    except Exception as error:
+        if on_failure is None:
+            raise
+        return on_failure(args, error)
 
 
 def local_cluster(workers: int, gpus: int, jobs: int, preload: str) -> "SpecCluster":

@@ -113,6 +113,8 @@ def read_notebook(path: Path) -> NotebookNode:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as error:
         raise UnreadableNotebook("the file is not UTF-8 text, so it is not a notebook") from error
+    except OSError as error:
+        raise UnreadableNotebook(f"the file cannot be read ({error.strerror})") from error
     if not text.strip():
         raise UnreadableNotebook("the file is empty")
     try:
@@ -121,6 +123,8 @@ def read_notebook(path: Path) -> NotebookNode:
         raise UnreadableNotebook(
             f"the file is not valid notebook JSON ({error.msg} at line {error.lineno})"
         ) from error
+    except RecursionError as error:
+        raise UnreadableNotebook("the file's JSON is nested too deeply to be a notebook") from error
     if not isinstance(raw, dict) or "cells" not in raw and "worksheets" not in raw:
         raise UnreadableNotebook("the file is JSON but not a Jupyter notebook")
     try:

@@ -288,3 +288,49 @@ def test_grading_on_an_existing_dask_scheduler(course, tmp_path, dask_cluster):
     grades = grade_assignment(course, "warmup", DEMO, tmp_path / "o", settings=settings)
     assert read_csv(tmp_path / "o" / "grades.csv") == read_csv(DEMO / "expected_grades.csv")
     assert len(grades) == 6
+
+
+def test_a_notebook_the_grader_fails_on_is_one_row_and_the_batch_goes_on(
+    course, make_class, monkeypatch, tmp_path
+):
+    """The failure boundary: whatever breaks while one notebook is graded or stored stays its own row."""
+    from autograder import grade as grading
+
+    hand_ins = {p.parent.name: p for p in DEMO.glob("s23000[1-4]/warmup.ipynb")}
+    match_answers, write_feedback = grading.match_answers, grading.write_feedback
+
+    def matcher_that_breaks_on(release, handed_in):
+        if "break the matcher" in str(handed_in.metadata):
+            raise RuntimeError("a fault of the grader")
+        return match_answers(release, handed_in)
+
+    def page_writer_that_breaks_on(path, grade, executed):
+        if grade.student_id == "s230003" and executed is not None:
+            raise UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
+        return write_feedback(path, grade, executed)
+
+    monkeypatch.setattr(grading, "match_answers", matcher_that_breaks_on)
+    monkeypatch.setattr(grading, "write_feedback", page_writer_that_breaks_on)
+    submissions = make_class(hand_ins)
+    broken = nbformat.read(submissions / "s230002" / "warmup.ipynb", as_version=4)
+    broken.metadata["note"] = "break the matcher"
+    nbformat.write(broken, submissions / "s230002" / "warmup.ipynb")
+
+    grades = {g.student_id: g for g in grade_assignment(course, "warmup", submissions, tmp_path / "out")}
+    assert {s: (g.status, g.score) for s, g in grades.items()} == {
+        "s230001": ("graded", 7.0),
+        "s230002": ("grading-failed", 0.0),
+        "s230003": ("grading-failed", 0.0),
+        "s230004": ("graded", 7.0),
+    }
+    assert "RuntimeError: a fault of the grader" in grades["s230002"].message
+    assert "could not be written (UnicodeEncodeError" in grades["s230003"].message
+    rows = {row["student_id"]: row["status"] for row in read_csv(tmp_path / "out" / "grades.csv")}
+    assert rows == {s: g.status for s, g in grades.items()}
+    assert (tmp_path / "out" / "feedback" / "s230003" / "warmup.html").is_file()
+
+    monkeypatch.undo()  # a re-run grades the failed ones again: they were the grader's fault
+    again = {
+        g.student_id: g.status for g in grade_assignment(course, "warmup", submissions, tmp_path / "out")
+    }
+    assert again == dict.fromkeys(grades, "graded")

@@ -110,6 +110,29 @@ def test_at_most_k_gpu_notebooks_at_once_each_on_its_own_gpu():
     assert any(len(_overlapping(gpu_runs, run[1])) == 2 for run in cpu_runs)
 
 
+def _fragile(kind: str) -> str:
+    """A stand-in for grading one notebook that raises, or takes its whole worker process down."""
+    if kind == "raises":
+        raise ValueError("the job's own fault")
+    if kind == "kills":
+        os._exit(1)
+    return kind
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", [1, 2], ids=["here", "dask"])
+def test_a_job_that_raises_or_kills_its_worker_is_one_failure_and_the_others_finish(workers):
+    jobs = [("ok",)] * 8 + [("raises",)] + ([("kills",)] if workers > 1 else [])
+    failures = lambda args, error: f"failed {args[0]}: {type(error).__name__}"  # noqa: E731
+    # distributed retries a job whose worker died; once is enough here.
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        results = list(run_all(_fragile, jobs, GradingSettings(workers=workers), on_failure=failures))
+    expected = ["ok"] * 8 + ["failed raises: ValueError"]
+    if workers > 1:
+        expected.append("failed kills: KilledWorker")
+    assert sorted(results) == sorted(expected)
+
+
 def test_gpu_notebooks_run_on_the_cpu_without_gpus():
     jobs = [("gpu", 0.0), ("cpu", 0.0)]
     runs = list(run_all(_record, jobs, GradingSettings(), needs_gpu=lambda args: args[0] == "gpu"))
