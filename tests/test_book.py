@@ -187,7 +187,8 @@ def test_stray_repr_pattern_catches_what_it_is_for() -> None:
 
 @pytest.mark.slow
 def test_pages_carry_the_logo_and_the_favicon(site: Path) -> None:
-    """Does every page link a favicon and show the logo, both files present in the site?"""
+    """Does every page link a favicon and show the logo, both files present in the site, and is there a
+    /favicon.ico for a page that links none?"""
     for page in [site / "book" / "intro.html", *sorted((site / "book").glob("0*.html"))]:
         html = page.read_text(encoding="utf-8")
         icons = re.findall(r'<link rel="(?:shortcut )?icon" href="([^"]+)"', html)
@@ -195,6 +196,7 @@ def test_pages_carry_the_logo_and_the_favicon(site: Path) -> None:
         assert icons and logos, f"{page.name}: favicon {icons}, logo {logos}"
         for url in icons + logos:
             assert (page.parent / url).resolve().is_file(), f"{page.name}: {url} is not in the site"
+    assert (site / "favicon.ico").is_file(), "no /favicon.ico for pages that link no icon (the landing page)"
 
 
 @pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.name)

@@ -1,4 +1,7 @@
-"""Render book/images/logo.svg to favicon.png with Pillow: python book/images/render_favicon.py.
+"""Render book/images/logo.svg to favicon.png and favicon.ico with Pillow: python book/images/render_favicon.py.
+
+Pages link favicon.png; favicon.ico goes to the site's root, where a browser looks for it on a page
+that links none (the landing page that forwards to the introduction).
 
 The logo is drawn by hand from rectangles, lines and circles only, so this reads just those
 elements (no SVG renderer needed). It draws at 8x the size and scales down, for smooth edges.
@@ -11,6 +14,7 @@ from PIL import Image, ImageDraw
 
 HERE = Path(__file__).resolve().parent
 SIZE = 32  # pixels of the favicon
+ICO_SIZES = [(16, 16), (32, 32), (48, 48)]
 SCALE = 8  # supersampling factor
 
 
@@ -37,3 +41,4 @@ def render(svg: Path, size: int) -> Image.Image:
 
 if __name__ == "__main__":
     render(HERE / "logo.svg", SIZE).save(HERE / "favicon.png", optimize=True)
+    render(HERE / "logo.svg", 48).save(HERE / "favicon.ico", sizes=ICO_SIZES)
