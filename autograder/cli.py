@@ -4,6 +4,7 @@ Every user error ends in one clear line and a non-zero exit, never in a tracebac
 """
 
 import os
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -17,7 +18,7 @@ from autograder.export import FORMATS, NO_ROSTER_NOTE, check_formats, export_pat
 from autograder.grade import grade_assignment, write_outputs
 from autograder.gradebook import Gradebook, sqlite_url
 from autograder.interrupt import Interrupted, stop_on_signals
-from autograder.model import NotebookGrade
+from autograder.model import NotebookGrade, Status
 from autograder.mutate import equivalent_line
 from autograder.parallel import BATCH_SYSTEMS
 from autograder.publish import publish, verify_publication
@@ -198,6 +199,14 @@ def publish_command(
     "grades.csv and feedback.zip are always written.",
 )
 @click.option(
+    "--pick",
+    "picks",
+    multiple=True,
+    metavar="STUDENT=FILE",
+    help="For a student who handed in several notebooks and none by the expected name: the file to"
+    " grade (repeatable; remembered for later runs into --out).",
+)
+@click.option(
     "--student",
     "students",
     multiple=True,
@@ -221,6 +230,7 @@ def grade_command(
     walltime: str | None,
     gpus: int,
     formats: tuple[str, ...],
+    picks: tuple[str, ...],
     students: tuple[str, ...],
     unsafe_no_sandbox: bool,
     course_root: Path,
@@ -246,7 +256,13 @@ def grade_command(
     )
     if unsafe_no_sandbox:
         click.echo("WARNING: grading without a sandbox: students' code runs with your rights.", err=True)
-    progress = _Progress()
+    chosen = {}
+    for pick in picks:
+        student, equals, file = pick.partition("=")
+        if not (student and equals and file):
+            raise click.BadParameter(f"{pick!r}: write it as STUDENT=FILE", param_hint="--pick")
+        chosen[student] = file
+    progress = _Progress(out_dir)
     with _user_errors(), stop_on_signals():
         try:
             grades = grade_assignment(
@@ -261,13 +277,22 @@ def grade_command(
                 formats=formats,
                 say=click.echo,
                 students=students,
+                picks=chosen,
             )
         except Interrupted as stop:
             click.echo(str(stop), err=True)
             sys.exit(stop.exit_code)
-    graded = len({g.student_id for g in grades})
-    click.echo(f"graded {graded} students in this run")
+    click.echo(f"graded {progress.fresh} notebooks in this run, reused {progress.done - progress.fresh}")
     _print_outputs(out_dir, formats)
+    ambiguous = [g for g in grades if g.status == Status.AMBIGUOUS]
+    if ambiguous:
+        example = shlex.quote(f"{ambiguous[0].student_id}=<file>")
+        click.echo(
+            f"{len(ambiguous)} student{'s' if len(ambiguous) > 1 else ''} handed in several notebooks and"
+            " none named as expected"
+            f" ({', '.join(g.student_id for g in ambiguous)}): choose the file to grade for each and grade"
+            f" again with --pick, e.g. `autograder grade {assignment} {submissions} --out {out_dir} --pick {example}`"
+        )
 
 
 @cli.command("export")
@@ -439,14 +464,18 @@ def _print_check(report: CheckReport) -> None:
 
 
 class _Progress:
-    """One line per notebook as it finishes: count, time left, score and any problem."""
+    """One line per notebook as it finishes: count, time left, student, score and any problem."""
 
-    def __init__(self) -> None:
+    def __init__(self, out_dir: Path) -> None:
         self.total = self.done = self.fresh = 0
         self.started = time.monotonic()
+        self.out_dir = out_dir
+        self.names: dict[str, str] = {}
 
     def start(self, total: int) -> None:
         self.total = total
+        # The run has merged the LMS's roster into the output folder by now.
+        self.names = {s: student.name for s, student in read_roster(self.out_dir).items() if student.name}
         click.echo(f"grading {total} notebooks")
 
     def __call__(self, grade: NotebookGrade, reused: bool) -> None:
@@ -457,8 +486,10 @@ class _Progress:
         eta = f", about {elapsed / self.fresh * left:.0f} s left" if self.fresh and left else ""
         note = " (unchanged, grade reused)" if reused else ""
         problem = f" - {grade.message}" if grade.message else ""
+        name = self.names.get(grade.student_id)
+        who = f"{grade.student_id} ({name})" if name else grade.student_id
         click.echo(
-            f"[{self.done}/{self.total}{eta}] {grade.student_id:<16} "
+            f"[{self.done}/{self.total}{eta}] {who:<16} "
             f"{grade.score:>5g} / {grade.max_score:<5g} {grade.status}{note}{problem}"
         )
 

@@ -49,7 +49,20 @@ from autograder.feedback import feedback_path
 from autograder.model import NotebookGrade, Status
 from autograder.roster import Student
 
-GRADES_HEADER = ["student_id", "assignment", "score", "max_score", "status"]
+GRADES_HEADER = [
+    "student_id",
+    "assignment",
+    "score",
+    "max_score",
+    "status",
+    "name",
+    "lms_id",
+    "raw_score",
+    "late_hours",
+    "penalty",
+]
+"""grades.csv's columns: the first five as before, then who the student is in the LMS (empty without a
+roster), the points before the late penalty, how late (0: on time or no deadline) and the penalty."""
 FORMATS = ("csv", "canvas", "moodle")
 """What `--format` accepts; `csv` (grades.csv) is written whatever is asked."""
 
@@ -133,7 +146,7 @@ def export_grades(
     formats = check_formats(formats)
     now = now or datetime.now(UTC)
     totals = student_totals(grades, roster or {})
-    write_grades_csv(out_dir / "grades.csv", grades)
+    write_grades_csv(out_dir / "grades.csv", grades, roster)
     write_feedback_zip(out_dir / "feedback.zip", out_dir, grades, now)
     if "canvas" in formats:
         write_canvas_csv(out_dir / "canvas.csv", totals)
@@ -162,11 +175,24 @@ def student_totals(grades: list[NotebookGrade], roster: dict[str, Student]) -> l
     return totals
 
 
-def write_grades_csv(path: Path, grades: list[NotebookGrade]) -> None:
+def write_grades_csv(
+    path: Path, grades: list[NotebookGrade], roster: dict[str, Student] | None = None
+) -> None:
     """Write `grades` summed over each student's notebooks; the status is the first that is not `graded`."""
     rows = [
-        [t.student.student_id, t.assignment, f"{t.score:g}", f"{t.max_score:g}", t.status]
-        for t in student_totals(grades, {})
+        [
+            t.student.student_id,
+            t.assignment,
+            f"{t.score:g}",
+            f"{t.max_score:g}",
+            t.status,
+            t.student.name,
+            t.student.lms_user_id,
+            f"{sum(g.raw_score for g in t.grades):g}",
+            f"{max(g.late_seconds for g in t.grades) / 3600:.2f}".rstrip("0").rstrip("."),
+            f"{sum(g.penalty for g in t.grades):g}",
+        ]
+        for t in student_totals(grades, roster or {})
     ]
     _write_csv(path, [GRADES_HEADER, *rows])
 

@@ -1,22 +1,39 @@
 """Feedback: one self-contained HTML page per student notebook, readable offline.
 
-The page opens with the score, a table of the parts with the reason for every lost point and what
-the grader repaired in the notebook, then shows the graded notebook with its outputs. Errors are
-shown as one line each, never as a raw traceback.
+The page opens with the score, a table of the parts (named by the notebook's own headings) with
+the reason for every lost point and what the grader repaired in the notebook, then shows the graded
+notebook with its outputs. Errors are shown as one line each, never as a raw traceback. Math in the
+notebook's text is turned into MathML here, which browsers draw without any script: the page stays
+self-contained, offline, and under a policy that lets no script run.
 """
 
 import base64
+import re
 from html import escape
 from pathlib import Path
 
+from latex2mathml.converter import convert as tex_to_mathml
 from markdown_it import MarkdownIt
+from mdit_py_plugins.dollarmath import dollarmath_plugin
 from nbformat import NotebookNode
 
 from autograder.guard import is_grader_cell
 from autograder.match import is_answer, is_student_cell, is_test, nbgrader_meta
 from autograder.model import NotebookGrade
 
-_markdown = MarkdownIt("commonmark", {"html": False}).enable("table")
+
+def _math(tex: str, options: dict) -> str:
+    try:
+        return tex_to_mathml(tex, display="block" if options.get("display_mode") else "inline")
+    except Exception:  # noqa: BLE001 (latex2mathml raises many kinds on TeX it cannot read)
+        return f"<code>{escape(tex)}</code>"
+
+
+_markdown = (
+    MarkdownIt("commonmark", {"html": False})
+    .enable("table")
+    .use(dollarmath_plugin, renderer=_math, allow_space=False, allow_digits=False, double_inline=True)
+)
 
 STYLE = """
 body { font: 16px/1.5 system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #1b1b1b; }
@@ -34,6 +51,29 @@ CONTENT_POLICY = (
     " style-src 'unsafe-inline'\">"
 )
 """No script runs on the pages made from students' notebooks, whatever slipped into them."""
+
+
+VIEWPORT = "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+"""Phones show the page at their own width instead of a shrunken desktop page."""
+
+
+def part_names(notebook: NotebookNode) -> dict[str, str]:
+    """Each test's name as the notebook puts it: the heading above it ("Part 2: relu'(x)").
+
+    Where one heading holds several tests, the test's id follows in brackets.
+    """
+    heading, under = "", {}
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            titles = re.findall(r"^#{1,4}\s+(.+?)\s*#*\s*$", cell.source, flags=re.M)
+            heading = titles[-1] if titles else heading
+        elif is_test(cell) and heading:
+            under.setdefault(heading, []).append(nbgrader_meta(cell)["grade_id"])
+    return {
+        grade_id: heading if len(ids) == 1 else f"{heading} ({grade_id})"
+        for heading, ids in under.items()
+        for grade_id in ids
+    }
 
 
 def feedback_path(out_dir: Path, grade: NotebookGrade) -> Path:
@@ -58,10 +98,11 @@ def render_feedback(grade: NotebookGrade, executed: NotebookNode | None) -> str:
     if grade.message:
         body.append(f"<p class='error'>{escape(grade.message)}</p>")
     body.append("<table><tr><th>part</th><th>points</th><th>what to fix</th></tr>")
+    names = part_names(executed) if executed is not None else {}
     for part in grade.parts:
         css = "pass" if part.points == part.max_points else "fail"
         body.append(
-            f"<tr class='{css}'><td>{escape(part.grade_id)}</td>"
+            f"<tr class='{css}'><td>{_markdown.renderInline(names.get(part.grade_id, part.grade_id))}</td>"
             f"<td>{part.points:g} / {part.max_points:g}</td><td>{escape(part.message) or 'passed'}</td></tr>"
         )
     body.append("</table>")
@@ -72,7 +113,7 @@ def render_feedback(grade: NotebookGrade, executed: NotebookNode | None) -> str:
         body.append("<h2>Your notebook as it was graded</h2>")
         body.extend(_render_cell(cell) for cell in executed.cells if not is_grader_cell(cell))
     return (
-        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>{CONTENT_POLICY}"
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>{CONTENT_POLICY}{VIEWPORT}"
         f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>"
         + "\n".join(body)
         + "</body></html>\n"

@@ -46,7 +46,14 @@ from autograder.report import write_report
 from autograder.roster import merge_roster, read_roster
 from autograder.sandbox import check_sandbox, needs_gpu
 from autograder.score import canary_passed, max_score, score_parts, unscored_parts
-from autograder.submissions import Submission, UnreadableNotebook, find_submissions, read_notebook
+from autograder.submissions import (
+    Submission,
+    UnreadableNotebook,
+    find_submissions,
+    read_notebook,
+    save_picks,
+    saved_picks,
+)
 
 
 @dataclass(frozen=True)
@@ -123,6 +130,7 @@ def grade_assignment(
     formats: tuple[str, ...] = (),
     say: Callable[[str], None] = lambda line: None,
     students: tuple[str, ...] = (),
+    picks: dict[str, str] | None = None,
 ) -> list[NotebookGrade]:
     """Grade every student in `submissions_dir` (or only `students`); write the outputs to `out_dir`.
 
@@ -132,7 +140,9 @@ def grade_assignment(
     `formats` adds LMS grade files (`canvas`, `moodle`; see `export`) to grades.csv and feedback.zip,
     which are always written. `submissions_dir` may also be an LMS's zip or nbgrader's submitted/ tree
     (see `lms`), unpacked into `out_dir` first, with `say` told what was found; deadlines and late
-    penalties come from the course's nbgrader_config.py (see `late`). Returns this run's grades.
+    penalties come from the course's nbgrader_config.py (see `late`). `picks` chooses, for a student
+    who handed in several notebooks and none by the expected name, the file to grade; picks are kept
+    in `out_dir` for later runs. Returns this run's grades.
 
     An `Interrupted` (Ctrl-C, SIGTERM) ends the run: the notebook in flight is not recorded, the
     outputs are written from what the gradebook holds, and it is raised again with the counts.
@@ -155,10 +165,13 @@ def grade_assignment(
     if prepared.summary():
         say(prepared.summary())
     submissions_dir = prepared.folder
+    chosen = {**saved_picks(out_dir), **(picks or {})}
     submissions = [
         replace(s, notes=(*prepared.notes.get(s.student_id, ()), *s.notes))
-        for s in find_submissions(submissions_dir, list(targets))
+        for s in find_submissions(submissions_dir, list(targets), chosen)
     ]
+    if picks:
+        save_picks(out_dir, chosen)
     submissions = _only(submissions, students)
     _check_they_are_this_assignment(course, assignment, targets, submissions)
 
@@ -274,8 +287,9 @@ def write_outputs(
     the roster kept in `out_dir`; returns those grades.
     """
     grades = gradebook.grades_of(assignment)
-    export_grades(out_dir, grades, read_roster(out_dir), formats)
-    write_report(out_dir / "report.html", assignment, grades)
+    roster = read_roster(out_dir)
+    export_grades(out_dir, grades, roster, formats)
+    write_report(out_dir / "report.html", assignment, grades, {s: who.name for s, who in roster.items()})
     return grades
 
 

@@ -14,7 +14,7 @@ from collections import defaultdict
 from html import escape
 from pathlib import Path
 
-from autograder.feedback import CONTENT_POLICY, STYLE
+from autograder.feedback import CONTENT_POLICY, STYLE, VIEWPORT
 from autograder.model import NotebookGrade, Status
 
 UNSANDBOXED = "Graded without the sandbox: the students' code ran with the teacher's rights."
@@ -22,14 +22,17 @@ BAR_COLOUR = "#0072b2"
 """Okabe-Ito blue: tells apart from the page's text and background in every kind of colour blindness."""
 
 
-def write_report(path: Path, assignment: str, grades: list[NotebookGrade]) -> None:
-    """Write the report page of one assignment's grades."""
+def write_report(
+    path: Path, assignment: str, grades: list[NotebookGrade], names: dict[str, str] | None = None
+) -> None:
+    """Write the report page of one assignment's grades; `names` maps student ids to LMS names."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_report(assignment, grades), encoding="utf-8")
+    path.write_text(render_report(assignment, grades, names), encoding="utf-8")
 
 
-def render_report(assignment: str, grades: list[NotebookGrade]) -> str:
+def render_report(assignment: str, grades: list[NotebookGrade], names: dict[str, str] | None = None) -> str:
     """The report page as an HTML string."""
+    names = names or {}
     grades = sorted(grades, key=lambda g: (g.student_id, g.notebook))
     body = [f"<h1>{escape(assignment)}: grading report</h1>"]
     if not all(g.sandboxed for g in grades):
@@ -52,12 +55,14 @@ def render_report(assignment: str, grades: list[NotebookGrade]) -> str:
     look = [g for g in grades if g.status != Status.GRADED or g.repairs or g.evidence or g.late_seconds > 0]
     body.append(f"<h2>Needs a human look ({len(look)})</h2>")
     body.append(
-        _table(look) if look else "<p>Nothing: every notebook ran cleanly, on time and needed no repair.</p>"
+        _table(look, names)
+        if look
+        else "<p>Nothing: every notebook ran cleanly, on time and needed no repair.</p>"
     )
     body.append("<h2>Every notebook</h2>")
-    body.append(_table(grades))
+    body.append(_table(grades, names))
     return (
-        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>{CONTENT_POLICY}"
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>{CONTENT_POLICY}{VIEWPORT}"
         f"<title>{escape(assignment)}: grading report</title><style>{STYLE}</style></head><body>"
         + "\n".join(body)
         + "</body></html>\n"
@@ -142,7 +147,7 @@ def _runtimes(grades: list[NotebookGrade]) -> str:
     )
 
 
-def _table(grades: list[NotebookGrade]) -> str:
+def _table(grades: list[NotebookGrade], names: dict[str, str]) -> str:
     rows = [
         "<table><tr><th>student</th><th>notebook</th><th>score</th><th>status</th>"
         "<th>seconds</th><th>message and repairs</th></tr>"
@@ -155,9 +160,13 @@ def _table(grades: list[NotebookGrade]) -> str:
         status = f"{g.status}, late" if g.late_seconds > 0 else g.status
         penalty = f" ({g.raw_score:g} before the late penalty)" if g.penalty else ""
         rows.append(
-            f"<tr><td>{escape(g.student_id)}</td><td>{escape(g.notebook)}</td>"
+            f"<tr><td>{escape(g.student_id)}{_name(names.get(g.student_id))}</td><td>{escape(g.notebook)}</td>"
             f"<td>{g.score:g} / {g.max_score:g}{penalty}</td><td class='{css}'>{escape(status)}</td>"
             f"<td>{g.seconds:.1f}</td><td>{notes}</td></tr>"
         )
     rows.append("</table>")
     return "".join(rows)
+
+
+def _name(name: str | None) -> str:
+    return f"<br><small>{escape(name)}</small>" if name else ""

@@ -5,6 +5,7 @@ notebooks inside: `<submissions>/<student_id>/<notebook>.ipynb`.
 """
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,12 +34,16 @@ class UnreadableNotebook(Exception):
     """The file is not a notebook we can grade; the message says why, for the student."""
 
 
-def find_submissions(folder: Path, notebook_names: list[str]) -> list[Submission]:
+def find_submissions(
+    folder: Path, notebook_names: list[str], picks: Mapping[str, str] | None = None
+) -> list[Submission]:
     """One Submission per student folder and expected notebook, sorted by student id.
 
     A notebook under another name (`warmup (1).ipynb`, as browsers save a second download) is
-    graded when it is the only candidate; with several candidates nothing is guessed.
+    graded when it is the only candidate; with several candidates nothing is guessed, unless the
+    teacher picked one: `picks` maps a student id to the file to grade as the missing notebook.
     """
+    picks = picks or {}
     if not folder.is_dir():
         raise CourseError(f"submissions folder {folder} does not exist or is not a folder")
     students = sorted(p for p in folder.iterdir() if p.is_dir() and is_visible(p))
@@ -49,8 +54,27 @@ def find_submissions(folder: Path, notebook_names: list[str]) -> list[Submission
         spare = [p for p in files if p.suffix == ".ipynb" and p.name not in notebook_names]
         absent = [name for name in notebook_names if not (student / name).is_file()]
         for name in notebook_names:
-            found.append(_pick(student, name, files, spare if absent == [name] else []))
+            if student.name in picks and absent == [name]:
+                found.append(_picked(student, name, picks[student.name], spare))
+            else:
+                found.append(_pick(student, name, files, spare if absent == [name] else []))
+    unknown = sorted(set(picks) - {student.name for student in students})
+    if unknown:
+        raise CourseError(f"--pick {unknown[0]}=...: there is no student {unknown[0]!r} in {folder}")
     return found
+
+
+def _picked(student: Path, name: str, file: str, spare: list[Path]) -> Submission:
+    """The file the teacher chose to grade as `name` among a student's notebooks."""
+    chosen = student / file
+    if chosen not in spare:
+        listed = ", ".join(p.name for p in spare) or "no other notebook"
+        raise CourseError(
+            f"--pick {student.name}={file}: {student.name} handed in {listed} (earlier picks are kept in"
+            f" {PICKS_FILE} in the --out folder)"
+        )
+    note = f"graded {file!r} as {name}: your teacher chose it among the notebooks you handed in"
+    return Submission(student.name, name, chosen, notes=(note,))
 
 
 def check_layout(folder: Path, students: list[Path], notebook_names: list[str]) -> None:
@@ -101,10 +125,28 @@ def _pick(student: Path, name: str, files: list[Path], spare: list[Path]) -> Sub
         return Submission(student.name, name, spare[0], notes=(note,))
     if spare:
         listed = ", ".join(p.name for p in spare)
-        message = f"several notebooks handed in ({listed}) and none named {name}: rename one and re-grade"
+        message = f"several notebooks handed in ({listed}) and none named {name}, so none was graded"
         return Submission(student.name, name, None, Status.AMBIGUOUS, message)
     others = f" (found: {', '.join(p.name for p in files)})" if files else ""
     return Submission(student.name, name, None, Status.MISSING, f"no {name} was handed in{others}")
+
+
+PICKS_FILE = "picks.json"
+"""The teacher's --pick choices, kept in the output folder so that a re-run does not undo them."""
+
+
+def saved_picks(out_dir: Path) -> dict[str, str]:
+    """The picks that earlier runs into `out_dir` were given."""
+    path = out_dir / PICKS_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def save_picks(out_dir: Path, picks: Mapping[str, str]) -> None:
+    """Keep `picks` for the next run into `out_dir`."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / PICKS_FILE).write_text(
+        json.dumps(dict(picks), indent=1, sort_keys=True) + "\n", encoding="utf-8"
+    )
 
 
 def read_notebook(path: Path) -> NotebookNode:

@@ -42,7 +42,8 @@ def test_every_demo_student_gets_the_expected_grade(demo_run):
     assert result.exit_code == 0, result.output
     assert read_csv(out / "grades.csv") == read_csv(DEMO / "expected_grades.csv")
     with open(out / "grades.csv", encoding="utf-8") as handle:
-        assert handle.readline().strip() == "student_id,assignment,score,max_score,status"
+        header = "student_id,assignment,score,max_score,status,name,lms_id,raw_score,late_hours,penalty"
+        assert handle.readline().strip() == header
 
 
 def test_each_student_gets_a_feedback_page_that_says_what_to_fix(demo_run):

@@ -362,6 +362,9 @@ def test_grading_a_brightspace_zip_end_to_end_charges_the_late_hand_in(late_cour
         rows = {row["student_id"]: row for row in csv.DictReader(handle)}
     assert (rows["jane-doe"]["score"], rows["jane-doe"]["status"]) == ("5.6", "graded")
     assert (rows["ole-hansen"]["score"], rows["ole-hansen"]["status"]) == ("0", "invalid-notebook")
+    jane_row = {key: rows["jane-doe"][key] for key in ("name", "raw_score", "late_hours", "penalty")}
+    assert jane_row == {"name": "Jane Doe", "raw_score": "7", "late_hours": "32.02", "penalty": "1.4"}
+    assert "jane-doe (Jane Doe)" in result.output, "progress lines name the student"
     gradebook = Gradebook(sqlite_url(out / "gradebook.sqlite"))
     jane = gradebook.get("warmup", "jane-doe", "warmup.ipynb")
     gradebook.close()
@@ -373,5 +376,5 @@ def test_grading_a_brightspace_zip_end_to_end_charges_the_late_hand_in(late_cour
     feedback = (out / "feedback" / "jane-doe" / "warmup.html").read_text()
     assert "after the deadline" in feedback and "1.4 points off" in feedback
     needs_a_look = (out / "report.html").read_text().split("Needs a human look")[1].split("Every notebook")[0]
-    assert "jane-doe" in needs_a_look
+    assert "jane-doe<br><small>Jane Doe</small>" in needs_a_look
     assert zipfile.ZipFile(download).testzip() is None, "the download is left whole"

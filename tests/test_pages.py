@@ -38,3 +38,21 @@ def test_the_report_escapes_what_came_from_notebooks_and_allows_no_script():
     page = render_report("warmup", [grade])
     assert "<script>s" not in page and "<img onerror" not in page
     assert "Content-Security-Policy" in page
+
+
+def test_a_feedback_page_names_parts_as_the_notebook_does_draws_its_math_and_fits_a_phone():
+    from conftest import REPO
+
+    source = nbformat.read(REPO / "source_notebooks" / "mlp" / "mlp.ipynb", as_version=4)
+    source.cells.insert(
+        0, nbformat.v4.new_markdown_cell("Softmax: $\\sigma(z)_i = e^{z_i} / \\sum_j e^{z_j}$")
+    )
+    parts = [PartResult("test_make_mlp", 2, 2), PartResult("test_softmax", 0, 2, "wrong sum")]
+    page = render_feedback(NotebookGrade("s1", "mlp", "mlp.ipynb", "graded", 4, parts), source)
+    table = page.split("<table>")[1].split("</table>")[0]
+    assert "<td>Part 3: the same network in PyTorch</td>" in table, "one test under its heading: the heading"
+    assert "Part 1: softmax and cross-entropy, stable (test_softmax)" in table, "several: heading and id"
+    assert '<math xmlns="http://www.w3.org/1998/Math/MathML" display="inline">' in page
+    assert "$\\sigma" not in page, "no raw TeX left on the page"
+    assert "<meta name='viewport' content='width=device-width, initial-scale=1'>" in page
+    assert "<script" not in page, "the math needs no script"

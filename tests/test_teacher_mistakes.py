@@ -44,6 +44,12 @@ def class_of(count: int, folder: Path) -> tuple[Path, dict[str, str]]:
     return folder, scores
 
 
+def progress_of(student: str, printed: str) -> str:
+    """The progress line of one student, from its id on."""
+    (line,) = [line for line in printed.splitlines() if line.startswith("[") and f"] {student} " in line]
+    return line.split("] ", 1)[1]
+
+
 # --- Ctrl-C and SIGTERM --------------------------------------------------------------------------
 
 
@@ -127,6 +133,39 @@ def test_a_zip_of_the_class_folder_is_its_students_and_one_student_regrades_alon
 
     code, printed = autograder("grade", "warmup", str(download), "--out", str(out), "--student", "s23003")
     assert code == 1 and "no student 's23003'" in printed and "did you mean 's230003'?" in printed
+
+
+@pytest.mark.slow
+def test_an_ambiguous_hand_in_is_fixed_with_pick_and_stays_fixed(tmp_path):
+    submissions = tmp_path / "class"
+    shutil.copytree(DEMO / "s230001", submissions / "s230001")
+    (submissions / "s230009").mkdir()
+    shutil.copy(DEMO / "s230002" / "warmup.ipynb", submissions / "s230009" / "draft.ipynb")
+    shutil.copy(DEMO / "s230001" / "warmup.ipynb", submissions / "s230009" / "final.ipynb")
+    out = tmp_path / "out"
+    code, printed = autograder("grade", "warmup", str(submissions), "--out", str(out))
+    assert code == 0 and progress_of("s230009", printed).split()[1:5] == ["0", "/", "7", "ambiguous"]
+    assert "--pick 's230009=<file>'" in printed, "the teacher is told what to run next"
+    page = (out / "feedback" / "s230009" / "warmup.html").read_text()
+    assert "draft.ipynb, final.ipynb" in page and "--pick" not in page and "rename" not in page
+
+    code, printed = autograder(
+        "grade", "warmup", str(submissions), "--out", str(out), "--pick", "s230009=final.ipynb"
+    )
+    assert code == 0, printed
+    rows = {row["student_id"]: row["score"] for row in read_csv(out / "grades.csv")}
+    assert rows == {"s230001": "7", "s230009": "7"}
+    page = (out / "feedback" / "s230009" / "warmup.html").read_text()
+    assert "your teacher chose it among the notebooks you handed in" in page
+
+    code, printed = autograder("grade", "warmup", str(submissions), "--out", str(out))  # no --pick now
+    assert code == 0 and progress_of("s230009", printed).endswith(
+        "7 / 7     graded (unchanged, grade reused)"
+    )
+    code, printed = autograder(
+        "grade", "warmup", str(submissions), "--out", str(out), "--pick", "s230009=x.ipynb"
+    )
+    assert code == 1 and "s230009 handed in draft.ipynb, final.ipynb" in printed
 
 
 def test_folders_that_are_not_a_class_get_a_message_that_says_what_to_do(tmp_path):
