@@ -272,7 +272,7 @@ def _failed(grade: NotebookGrade, what: str, error: Exception) -> NotebookGrade:
     return replace(
         grade,
         status=Status.FAILED,
-        message=f"{what} ({reason}); a human should look at it, and grading again retries it",
+        message=f"{what} ({reason}); that says nothing about the work in it, and your teacher is told",
         parts=[PartResult(part.grade_id, 0.0, part.max_points, "not graded") for part in grade.parts],
         evidence=[],
     )

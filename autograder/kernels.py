@@ -10,23 +10,38 @@ fit the next notebook (another assignment, a GPU notebook) is thrown away and a 
 The kernel also starts lighter than `python -m ipykernel_launcher`: without jedi and debugpy, which
 IPython and ipykernel import for completion and debugging (never used when grading), and without
 IPython's history thread and database.
+
+Each kernel's memory is one cgroup where the machine allows it (see `sandbox`), and its scratch
+folder is bounded in bytes and in files (`scratch_usage`, watched while the notebook runs by
+`execute`). The folder is deleted without recursion or long paths, so no tree a student builds in
+it can stop its cleanup. The messages it sends are decoded with limits (see `messages`).
 """
 
 import asyncio
 import atexit
 import os
 import shutil
+import stat
 import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import List, Unicode
+from jupyter_client.session import Session
+from traitlets import List, Unicode, default
 from traitlets.config import Config
 
 from autograder.config import KERNEL_NAME
-from autograder.sandbox import Limits, sandbox_prefix
+from autograder.messages import GuardedSession
+from autograder.sandbox import (
+    Limits,
+    cgroup_ran_out,
+    make_cgroup,
+    memory_cgroups,
+    remove_cgroup,
+    sandbox_prefix,
+)
 
 # What `python -m ipykernel_launcher` does, with the interactive-only modules made unimportable
 # (None in sys.modules: `import jedi` raises ImportError, which both libraries expect).
@@ -48,6 +63,10 @@ class SandboxedKernelManager(AsyncKernelManager):
     """Starts the kernel behind a command prefix (the sandbox); the rest is jupyter_client's."""
 
     command_prefix = List(Unicode(), default_value=[]).tag(config=True)
+
+    @default("session")
+    def _session_default(self) -> Session:
+        return GuardedSession(parent=self)
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         command = super().format_kernel_cmd(extra_arguments)
@@ -81,7 +100,11 @@ class Kernel:
 
     def __init__(self, recipe: Recipe) -> None:
         self.recipe = recipe
+        self.limits = limits = Limits()
         self.workdir = Path(tempfile.mkdtemp(prefix="autograder-"))
+        self.cgroup = None
+        self.scratch_full = False
+        """Set when its scratch folder was found past the limits (see `execute`)."""
         for relative in recipe.data_files:
             (self.workdir / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(recipe.data_folder / relative, self.workdir / relative)
@@ -92,7 +115,10 @@ class Kernel:
         config.KernelManager.ip = str(self.workdir / ".kernel")
         config.KernelManager.connection_file = str(self.workdir / ".kernel.json")
         if recipe.sandbox:
-            prefix = sandbox_prefix(self.workdir, Limits(), recipe.gpu)
+            parent = memory_cgroups()
+            if parent is not None:
+                self.cgroup = make_cgroup(parent, self.workdir.name, limits.cgroup_bytes)
+            prefix = sandbox_prefix(self.workdir, limits, recipe.gpu, self.cgroup)
             config.SandboxedKernelManager.command_prefix = prefix
         self.manager = SandboxedKernelManager(config=config, kernel_name=KERNEL_NAME)
 
@@ -101,8 +127,12 @@ class Kernel:
         try:
             await self.manager.start_kernel(cwd=str(self.workdir), extra_arguments=KERNEL_ARGUMENTS)
         except BaseException:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+            self._remove()
             raise
+
+    def ran_out_of_memory(self) -> bool:
+        """Whether its memory cgroup killed a process of the kernel for going past the limit."""
+        return self.cgroup is not None and cgroup_ran_out(self.cgroup)
 
     async def close(self) -> None:
         """Kill the kernel (with its sandbox, its whole process tree) and delete its folder."""
@@ -112,7 +142,73 @@ class Kernel:
             else:
                 await self.manager.cleanup_resources()
         finally:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+            self._remove()
+
+    def _remove(self) -> None:
+        if self.cgroup is not None:
+            remove_cgroup(self.cgroup)
+        remove_tree(self.workdir)
+
+
+def scratch_usage(folder: Path, max_entries: int) -> tuple[int, int]:
+    """(bytes on disk, files and folders) under `folder`, counting stops past `max_entries` entries.
+
+    Walks by folder descriptors with a stack of its own, so neither depth nor path length matters.
+    """
+    used, entries = 0, 0
+    stack = [os.open(folder, os.O_RDONLY | os.O_DIRECTORY)]
+    try:
+        while stack and entries <= max_entries:
+            fd = stack.pop()
+            try:
+                with os.scandir(fd) as listing:
+                    for entry in listing:
+                        entries += 1
+                        info = entry.stat(follow_symlinks=False)
+                        used += info.st_blocks * 512
+                        if stat.S_ISDIR(info.st_mode) and entries <= max_entries:
+                            stack.append(_open_folder(entry.name, fd))
+            finally:
+                os.close(fd)
+    except OSError:  # a name gone, a folder made unreadable: what could be counted stands
+        pass
+    finally:
+        for fd in stack:
+            os.close(fd)
+    return used, entries
+
+
+def _open_folder(name: str, parent_fd: int) -> int:
+    return os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent_fd)
+
+
+def remove_tree(folder: Path) -> None:
+    """Delete `folder` and all under it, however deep, never following a link; on an error, what is left stays."""
+    names = [folder.name]  # the path from folder.parent down to the folder being emptied
+    fds = []
+    try:
+        fds.append(os.open(folder.parent, os.O_RDONLY | os.O_DIRECTORY))
+        fds.append(_open_folder(folder.name, fds[0]))
+        while len(fds) > 1:
+            child = None
+            with os.scandir(fds[-1]) as listing:
+                for entry in listing:
+                    if entry.is_dir(follow_symlinks=False):
+                        child = entry.name
+                        break
+                    os.unlink(entry.name, dir_fd=fds[-1])
+            if child is not None:
+                os.chmod(child, 0o700, dir_fd=fds[-1])  # a folder its owner made unreadable
+                fds.append(_open_folder(child, fds[-1]))
+                names.append(child)
+            else:
+                os.close(fds.pop())
+                os.rmdir(names.pop(), dir_fd=fds[-1])
+    except OSError:
+        pass
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 _spare: Kernel | None = None

@@ -1,18 +1,24 @@
 """Sandbox: the command prefix that runs a student's kernel inside bubblewrap, with limits.
 
 Inside, the kernel sees the operating system and Python read-only, its own scratch folder
-read-write, a private /tmp, and nothing else: not the course repository (solutions, hidden tests),
-not the gradebook, not other students' hand-ins, not the teacher's home. It has no network (only
-a private loopback), its own process tree (killed with it), and limits on memory, processes and file
-size. The grader talks to the kernel through Unix sockets in the scratch folder. A notebook marked
-as needing a GPU (`needs_gpu`) also sees the NVIDIA devices, when the grader runs with GPUs.
+read-write, a private /tmp and /dev/shm, and nothing else: not the course repository (solutions,
+hidden tests), not the gradebook, not other students' hand-ins, not the teacher's home. It has no
+network (only a private loopback), its own process tree (killed with it), and limits on memory,
+processes and file size. Its RAM-backed file systems are bounded: /tmp and /dev/shm are size-limited
+tmpfs mounts and the sandbox's own root and /dev are read-only. Where the machine lets the grader
+create memory cgroups (`memory_cgroups`), each kernel runs in one whose limit covers everything it
+can allocate, those file systems, SysV shared memory and kernel memory included. The grader talks
+to the kernel through Unix sockets in the scratch folder. A notebook marked as needing a GPU
+(`needs_gpu`) also sees the NVIDIA devices, when the grader runs with GPUs.
 """
 
 import glob
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -35,6 +41,19 @@ class Limits:
     """Processes and threads the kernel may add; stops fork bombs."""
     file_bytes: int = 256 * 1024**2
     """Largest file the kernel may write."""
+    tmp_bytes: int = 512 * 1024**2
+    """Size of the kernel's private /tmp (RAM-backed)."""
+    shm_bytes: int = 256 * 1024**2
+    """Size of the kernel's private /dev/shm (RAM-backed)."""
+    scratch_bytes: int = 1024**3
+    """What the kernel's scratch folder (on the grader's disk) may hold, in bytes (see `kernels`)."""
+    scratch_files: int = 10_000
+    """What the kernel's scratch folder may hold, in files and folders."""
+
+    @property
+    def cgroup_bytes(self) -> int:
+        """The memory cgroup's limit: all the kernel may map plus its RAM-backed file systems."""
+        return self.memory_bytes + self.tmp_bytes + self.shm_bytes
 
 
 # Read-only system paths; on merged-/usr systems /bin, /lib... are symlinks into /usr.
@@ -78,8 +97,11 @@ def nvidia_devices() -> list[str]:
     return sorted(glob.glob("/dev/nvidia*"))
 
 
-def sandbox_prefix(workdir: Path, limits: Limits, gpu: bool = False) -> list[str]:
-    """The command to put before the kernel's own command line; with `gpu`, the kernel sees the GPUs."""
+def sandbox_prefix(workdir: Path, limits: Limits, gpu: bool = False, cgroup: Path | None = None) -> list[str]:
+    """The command to put before the kernel's own command line; with `gpu`, the kernel sees the GPUs.
+
+    With `cgroup` (see `make_cgroup`), the sandbox and everything in it runs in that cgroup.
+    """
     args = ["bwrap", "--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534"]
     args += ["--die-with-parent", "--new-session", "--cap-drop", "ALL"]
     for path in _SYSTEM:
@@ -88,7 +110,8 @@ def sandbox_prefix(workdir: Path, limits: Limits, gpu: bool = False) -> list[str
         elif os.path.isdir(path):
             args += ["--ro-bind", path, path]
     # The private /tmp comes first: a mount on top of it would hide Python if it lives in /tmp.
-    args += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    args += ["--dev", "/dev", "--proc", "/proc", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp"]
+    args += ["--size", str(limits.shm_bytes), "--tmpfs", "/dev/shm"]
     if gpu:
         # The driver's libraries are under /usr already; the kernel needs the device files too
         # (/dev/nvidiactl, /dev/nvidia-uvm, /dev/nvidia<N>), and after --dev, which would hide them.
@@ -98,6 +121,9 @@ def sandbox_prefix(workdir: Path, limits: Limits, gpu: bool = False) -> list[str
         if not any(path == s or path.startswith(s + "/") for s in _SYSTEM):
             args += ["--ro-bind", path, path]
     args += ["--bind", str(workdir), str(workdir), "--chdir", str(workdir)]
+    # bubblewrap builds the root and /dev on tmpfs mounts without a size: writable, they are RAM
+    # the kernel could fill outside every limit.
+    args += ["--remount-ro", "/dev", "--remount-ro", "/"]
     args += ["--clearenv", "--setenv", "PATH", f"{Path(sys.executable).parent}:/usr/bin:/bin"]
     args += ["--setenv", "HOME", str(workdir), "--setenv", "MPLCONFIGDIR", "/tmp/matplotlib"]
     args += ["--setenv", "PYTHONDONTWRITEBYTECODE", "1", "--setenv", "LANG", "C.UTF-8"]
@@ -111,7 +137,96 @@ def sandbox_prefix(workdir: Path, limits: Limits, gpu: bool = False) -> list[str
     args += [f"--fsize={limits.file_bytes}", "--core=0", "--"]
     # Without the grader's environment ipykernel prints a how-to-connect banner on stdout.
     args += ["sh", "-c", 'exec "$@" >/dev/null', "kernel"]
+    if cgroup is not None:
+        # Joined before bubblewrap starts, so that every process of the sandbox is in it.
+        args = ["sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', str(cgroup), *args]
     return args
+
+
+def memory_cgroups() -> Path | None:
+    """The cgroup under which the grader can create a memory-limited cgroup per kernel; None where it cannot.
+
+    It can as root (or with a delegated cgroup) on cgroup v1's memory controller, or on v2 where
+    this process's cgroup already hands the memory controller to its children.
+    """
+    return _cgroup_parent()
+
+
+@cache
+def _cgroup_parent() -> Path | None:
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if "memory" in controllers.split(","):
+            parent = Path("/sys/fs/cgroup/memory") / path.lstrip("/")
+        elif controllers == "" and Path("/sys/fs/cgroup/cgroup.controllers").exists():
+            parent = Path("/sys/fs/cgroup") / path.lstrip("/")
+        else:
+            continue
+        try:
+            probe = make_cgroup(parent, f"autograder-probe-{os.getpid()}", 64 * 1024**2)
+            remove_cgroup(probe)
+        except OSError:
+            continue
+        return parent
+    return None
+
+
+def make_cgroup(parent: Path, name: str, limit_bytes: int) -> Path:
+    """A new cgroup under `parent` whose processes may use `limit_bytes` of memory, swap included."""
+    cgroup = parent / name
+    cgroup.mkdir()
+    try:
+        if (cgroup / "memory.max").exists():  # v2
+            (cgroup / "memory.max").write_text(str(limit_bytes))
+            if (cgroup / "memory.swap.max").exists():
+                (cgroup / "memory.swap.max").write_text("0")
+        else:
+            (cgroup / "memory.limit_in_bytes").write_text(str(limit_bytes))
+            if (cgroup / "memory.memsw.limit_in_bytes").exists():
+                (cgroup / "memory.memsw.limit_in_bytes").write_text(str(limit_bytes))
+    except OSError:
+        cgroup.rmdir()
+        raise
+    return cgroup
+
+
+def cgroup_ran_out(cgroup: Path) -> bool:
+    """Whether a process of `cgroup` was killed for going past its memory limit."""
+    for name in ("memory.events", "memory.oom_control"):  # v2, v1
+        try:
+            for line in (cgroup / name).read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill" and value.strip() not in ("", "0"):
+                    return True
+        except OSError:
+            continue
+    return False
+
+
+def remove_cgroup(cgroup: Path) -> None:
+    """Kill whatever still runs in `cgroup` and remove it."""
+    for _ in range(50):
+        try:
+            pids = (cgroup / "cgroup.procs").read_text().split()
+        except FileNotFoundError:
+            return
+        for pid in pids:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except (ProcessLookupError, ValueError):
+                continue
+        try:
+            cgroup.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:  # busy: its processes are still exiting
+            time.sleep(0.02)
+    cgroup.rmdir()
 
 
 def _processes_of_this_user() -> int:
