@@ -45,9 +45,11 @@ _PIPELINE = [
 def release_notebook(source: NotebookNode, where: str = "the source notebook") -> NotebookNode:
     """Return the student version of a source notebook; `source` itself is left unchanged.
 
-    A source whose nbgrader cells lack a `grade_id` or share one is a CourseError naming `where`.
+    A source whose nbgrader cells lack a `grade_id` or share one, or that uses nbgrader's
+    `### AUTOTEST` directives, is a CourseError naming `where`.
     """
     check_grade_ids(source, where)
+    check_no_autotests(source, where)
     notebook = nbformat.from_dict(source)
     resources: dict = {}
     config = Config()
@@ -60,7 +62,8 @@ def check_grade_ids(source: NotebookNode, where: str) -> None:
     """Every answer, test and locked cell has its own `grade_id`, as nbgrader needs; else one line saying which."""
     seen: dict[str, int] = {}
     for number, cell in enumerate(source.cells, 1):
-        meta = nbgrader_meta(cell)
+        meta = cell.get("metadata", {}).get("nbgrader", {})  # as written: a teacher's typo must show
+        meta = meta if isinstance(meta, dict) else {}
         if not (meta.get("solution") or meta.get("grade") or meta.get("locked") or meta.get("task")):
             continue
         grade_id = meta.get("grade_id")
@@ -75,6 +78,22 @@ def check_grade_ids(source: NotebookNode, where: str) -> None:
                 " give each cell its own"
             )
         seen[grade_id] = number
+
+
+AUTOTEST = re.compile(r"^\s*###\s*(HASHED\s+)?AUTOTEST\b", re.M)
+
+
+def check_no_autotests(source: NotebookNode, where: str) -> None:
+    """CourseError for nbgrader 0.9's `### AUTOTEST` directives, which this tool does not expand.
+
+    Left as they are they would be comments, and a blank notebook would pass those tests.
+    """
+    for number, cell in enumerate(source.cells, 1):
+        if cell.cell_type == "code" and AUTOTEST.search(cell.source):
+            raise CourseError(
+                f"{where}: cell {number} uses nbgrader's ### AUTOTEST directive, which autograder does not"
+                " expand; write the test with observe(name, value) instead (README: Adding an assignment)"
+            )
 
 
 def render_release(course: Course, assignment: str) -> dict[Path, bytes]:

@@ -53,7 +53,7 @@ def test_check_reports_a_stale_release_and_release_repairs_it(tmp_path, course):
     assert "warmup.ipynb differs from its source" in edited.output
 
 
-@pytest.mark.parametrize("fault", ["duplicated", "missing"])
+@pytest.mark.parametrize("fault", ["duplicated", "missing", "a list", "autotest"])
 def test_a_faulty_grade_id_is_one_line_naming_the_file(tmp_path, fault):
     root = tmp_path / "course"
     shutil.copytree(REPO / "source_notebooks" / "warmup", root / "source_notebooks" / "warmup")
@@ -62,6 +62,10 @@ def test_a_faulty_grade_id_is_one_line_naming_the_file(tmp_path, fault):
     tests = [c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade")]
     if fault == "duplicated":
         tests[1].metadata.nbgrader.grade_id = tests[0].metadata.nbgrader.grade_id
+    elif fault == "a list":
+        tests[1].metadata.nbgrader.grade_id = ["test", "relu"]
+    elif fault == "autotest":  # nbgrader 0.9's templates: left unexpanded, a blank notebook would pass
+        tests[1].source = "### AUTOTEST relu(0.0)\n" + tests[1].source
     else:
         del tests[1].metadata.nbgrader["grade_id"]
     nbformat.write(notebook, path)
@@ -69,4 +73,5 @@ def test_a_faulty_grade_id_is_one_line_naming_the_file(tmp_path, fault):
         result = CliRunner().invoke(cli, [*command, "--course", str(root)])
         assert result.exit_code == 1 and "Traceback" not in result.output
         assert "source_notebooks/warmup/warmup.ipynb: cell" in result.output, result.output
-        assert ("share the grade_id" if fault == "duplicated" else "without a grade_id") in result.output
+        said = {"duplicated": "share the grade_id", "autotest": "uses nbgrader's ### AUTOTEST directive"}
+        assert said.get(fault, "without a grade_id") in result.output
