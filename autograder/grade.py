@@ -390,7 +390,7 @@ def grade_notebook(
         grade.status = Status.TAMPERING
         grade.message = (
             "tampering suspected: a check that must fail on every notebook passed, so this notebook"
-            " changed how its cells run or report; a human should read it"
+            " changed how its cells run or report; your teacher will read it"
         )
     return grade, execution.notebook
 

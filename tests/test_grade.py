@@ -57,6 +57,10 @@ def test_each_student_gets_a_feedback_page_that_says_what_to_fix(demo_run):
     assert "not answered yet" in pages["s230005"]
     assert "graded &#x27;warmup (1).ipynb&#x27; as warmup.ipynb" in pages["s230006"]
     assert "Traceback" not in "".join(pages.values())
+    # Parts are named as the notebook names them, its math drawn without a script, on a phone too.
+    assert "<td>Part 2: the derivative of ReLU</td>" in pages["s230002"]
+    assert '<math xmlns="http://www.w3.org/1998/Math/MathML"' in pages["s230002"]
+    assert "name='viewport'" in pages["s230002"] and "<script" not in pages["s230002"]
 
 
 def test_the_report_ranks_parts_and_lists_what_needs_a_look(demo_run):
