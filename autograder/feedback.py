@@ -106,9 +106,15 @@ def render_feedback(grade: NotebookGrade, executed: NotebookNode | None) -> str:
             f"<td>{part.points:g} / {part.max_points:g}</td><td>{escape(part.message) or 'passed'}</td></tr>"
         )
     body.append("</table>")
-    if grade.repairs:
-        items = "".join(f"<li>{escape(r)}</li>" for r in grade.repairs)
-        body.append(f"<h2>What the grader repaired in your notebook</h2><ul>{items}</ul>")
+    if grade.late_note:
+        body.append(f"<h2>Late</h2><p>{escape(grade.late_note)}</p>")
+    for heading, lines in (
+        ("How your files were read", grade.notices),
+        ("What the grader repaired in your notebook", grade.repairs),
+    ):
+        if lines:
+            items = "".join(f"<li>{escape(line)}</li>" for line in lines)
+            body.append(f"<h2>{heading}</h2><ul>{items}</ul>")
     if executed is not None:
         body.append("<h2>Your notebook as it was graded</h2>")
         body.extend(_render_cell(cell) for cell in executed.cells if not is_grader_cell(cell))

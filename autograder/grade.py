@@ -195,7 +195,7 @@ def grade_assignment(
                 and not settings.regrade
                 and stored.status not in MAYBE_THE_GRADERS_FAULT
                 and feedback_path(out_dir, stored).exists()
-                and late(replace(stored, repairs=list(stored.repairs))) == stored  # same lateness, same page
+                and late(replace(stored)) == stored  # the same lateness: the same page
             ):
                 grades.append(stored)
                 report(stored, True)
@@ -261,7 +261,7 @@ def _failed_job(args: tuple, error: Exception) -> tuple[NotebookGrade, None]:
         status=Status.FAILED,
         max_score=max_score(target.source),
         parts=unscored_parts(target.source, "not graded"),
-        repairs=list(submission.notes),
+        notices=list(submission.notes),
     )
     return _failed(grade, "the grader failed on this notebook", error), None
 
@@ -364,7 +364,7 @@ def grade_notebook(
         status=Status.GRADED,
         max_score=max_score(target.source),
     )
-    grade.repairs = list(submission.notes)
+    grade.notices = list(submission.notes)
     grade.sandboxed = settings.sandbox
     if submission.path is None:
         grade.status, grade.message = submission.problem, submission.message

@@ -3,7 +3,7 @@
 Each grade is written in one transaction (its row and its parts together), so a run that is killed
 leaves the gradebook with whole grades only, and a finished grade is never lost. A gradebook written
 before grades had late fields (`submitted_at`, `late_seconds`, `penalty`), `evidence` or `sandboxed`
-gets those columns added when it is opened.
+gets those columns added when it is opened (and its late notes moved out of the repairs).
 """
 
 import json
@@ -53,9 +53,14 @@ grades_table = Table(
     Column("penalty", Float, nullable=False, server_default="0"),
     Column("evidence", Text, nullable=False, server_default="[]"),
     Column("sandboxed", Integer, nullable=False, server_default="1"),
+    Column("notices", Text, nullable=False, server_default="[]"),
+    Column("late_note", Text, nullable=False, server_default=""),
 )
 
-_added_columns = ("submitted_at", "late_seconds", "penalty", "evidence", "sandboxed")
+_added_columns = ("submitted_at", "late_seconds", "penalty", "evidence", "sandboxed", "notices", "late_note")
+
+_OLD_LATE_NOTE = "late: "
+"""Gradebooks written before `late_note` kept it among the repairs, behind this prefix."""
 
 parts_table = Table(
     "parts",
@@ -135,7 +140,7 @@ class Gradebook:
                 parts.setdefault(tuple(p[name] for name in _key), []).append(
                     PartResult(p["grade_id"], p["points"], p["max_points"], p["message"])
                 )
-            return [
+            grades = [
                 NotebookGrade(
                     student_id=row["student_id"],
                     assignment=row["assignment"],
@@ -145,6 +150,8 @@ class Gradebook:
                     parts=parts.get(tuple(row[name] for name in _key), []),
                     message=row["message"],
                     repairs=json.loads(row["repairs"]),
+                    notices=json.loads(row["notices"]),
+                    late_note=row["late_note"],
                     digest=row["digest"],
                     seconds=row["seconds"],
                     submitted_at=row["submitted_at"],
@@ -155,6 +162,12 @@ class Gradebook:
                 )
                 for row in rows
             ]
+        for grade in grades:
+            old = [note for note in grade.repairs if note.startswith(_OLD_LATE_NOTE)]
+            if old and not grade.late_note:
+                grade.late_note = old[0].removeprefix(_OLD_LATE_NOTE)
+                grade.repairs = [note for note in grade.repairs if note not in old]
+        return grades
 
     def put(self, grade: NotebookGrade) -> None:
         """Store a grade, replacing any earlier one of the same notebook, in one transaction."""
@@ -177,6 +190,8 @@ class Gradebook:
                     penalty=grade.penalty,
                     evidence=json.dumps(grade.evidence),
                     sandboxed=int(grade.sandboxed),
+                    notices=json.dumps(grade.notices),
+                    late_note=grade.late_note,
                     graded_at=datetime.now(UTC).replace(tzinfo=None),
                 )
             )

@@ -30,9 +30,6 @@ from autograder.model import NotebookGrade
 
 CONFIG_FILE = "nbgrader_config.py"
 
-LATE_NOTE = "late: "
-"""Prefix of the note a late grade carries, so that re-applying the policy replaces it."""
-
 
 @dataclass(frozen=True)
 class LatePolicy:
@@ -168,14 +165,13 @@ def _zone(name: str, where: str) -> tzinfo:
 def apply_late(
     grade: NotebookGrade, submitted_at: str, policy: LatePolicy, marked_late: bool = False
 ) -> NotebookGrade:
-    """Set the grade's submission time, lateness and penalty from `policy`; say why in the feedback.
+    """Set the grade's submission time, lateness, penalty and late note from `policy`.
 
     `submitted_at` is ISO 8601 with a zone, or empty when unknown. `marked_late` is the LMS's own
     verdict when it gives no time (Canvas's `LATE`): it counts as one started day late.
     Re-applying replaces the earlier verdict, so a changed deadline needs no re-grade.
     """
-    grade.repairs = [note for note in grade.repairs if not note.startswith(LATE_NOTE)]
-    grade.submitted_at, grade.late_seconds, grade.penalty = submitted_at, 0.0, 0.0
+    grade.submitted_at, grade.late_seconds, grade.penalty, grade.late_note = submitted_at, 0.0, 0.0, ""
     late_seconds = None
     if submitted_at and policy.deadline is not None:
         seconds = (datetime.fromisoformat(submitted_at) - policy.deadline).total_seconds()
@@ -194,7 +190,7 @@ def apply_late(
         rule = f"{policy.per_day:.0%} of the max score per started day" if policy.per_day else "no penalty"
     how_late = f"{_duration(late_seconds)} after the deadline" if late_seconds else "late (the LMS says so)"
     deadline = f" of {policy.deadline.isoformat(' ', 'minutes')}" if policy.deadline else ""
-    grade.repairs.append(f"{LATE_NOTE}handed in {how_late}{deadline}: {grade.penalty:g} points off ({rule})")
+    grade.late_note = f"handed in {how_late}{deadline}: {grade.penalty:g} points off ({rule})"
     return grade
 
 

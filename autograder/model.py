@@ -55,6 +55,10 @@ class NotebookGrade:
     message: str = ""
     repairs: list[str] = field(default_factory=list)
     """What the matcher fixed in the notebook (stripped metadata, moved cells), for the feedback."""
+    notices: list[str] = field(default_factory=list)
+    """How the student's files were read (a renamed notebook, a zip unpacked, the teacher's pick)."""
+    late_note: str = ""
+    """Why the hand-in counts as late and what that cost; empty when it is on time (see `late`)."""
     evidence: list[str] = field(default_factory=list)
     """Lines of the student's code that reach into the grading machinery, for the teacher (not a penalty)."""
     digest: str = ""
@@ -63,11 +67,16 @@ class NotebookGrade:
     submitted_at: str = ""
     """When the student handed the notebook in (ISO 8601 with time zone); empty when unknown."""
     late_seconds: float = 0.0
-    """How long after the deadline it was handed in; 0 when on time or when there is no deadline."""
+    """How long after the deadline it was handed in; 0 when on time, without a deadline, or when the
+    LMS marked it late without a time (Canvas's LATE; then `late_note` says so)."""
     penalty: float = 0.0
     """Points taken off for lateness (see `late`); the parts keep their own points."""
     sandboxed: bool = True
     """Whether the notebook ran in the sandbox (false only with --unsafe-no-sandbox)."""
+
+    @property
+    def is_late(self) -> bool:
+        return bool(self.late_note)
 
     @property
     def raw_score(self) -> float:

@@ -52,7 +52,9 @@ def render_report(assignment: str, grades: list[NotebookGrade], names: dict[str,
             f"<td>{points:g}</td></tr>"
         )
     body.append("</table>")
-    look = [g for g in grades if g.status != Status.GRADED or g.repairs or g.evidence or g.late_seconds > 0]
+    look = [
+        g for g in grades if g.status != Status.GRADED or g.repairs or g.notices or g.evidence or g.is_late
+    ]
     body.append(f"<h2>Needs a human look ({len(look)})</h2>")
     body.append(
         _table(look, names)
@@ -150,14 +152,15 @@ def _runtimes(grades: list[NotebookGrade]) -> str:
 def _table(grades: list[NotebookGrade], names: dict[str, str]) -> str:
     rows = [
         "<table><tr><th>student</th><th>notebook</th><th>score</th><th>status</th>"
-        "<th>seconds</th><th>message and repairs</th></tr>"
+        "<th>seconds</th><th>messages, lateness, notices and repairs</th></tr>"
     ]
     for g in grades:
         reaching = [f"reaches into the grader: {line}" for line in g.evidence]
-        notes = "<br>".join(escape(line) for line in [g.message, *g.repairs, *reaching] if line)
+        lines = [g.message, g.late_note, *g.notices, *g.repairs, *reaching]
+        notes = "<br>".join(escape(line) for line in lines if line)
         css = "pass" if g.status == Status.GRADED else "fail"
         # The late module's note says by how much; the status and score say that it counted.
-        status = f"{g.status}, late" if g.late_seconds > 0 else g.status
+        status = f"{g.status}, late" if g.is_late else g.status
         penalty = f" ({g.raw_score:g} before the late penalty)" if g.penalty else ""
         rows.append(
             f"<tr><td>{escape(g.student_id)}{_name(names.get(g.student_id))}</td><td>{escape(g.notebook)}</td>"

@@ -5,6 +5,7 @@ notebooks inside: `<submissions>/<student_id>/<notebook>.ipynb`.
 """
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,6 +150,9 @@ def save_picks(out_dir: Path, picks: Mapping[str, str]) -> None:
     )
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
 def read_notebook(path: Path) -> NotebookNode:
     """Read a student's notebook as nbformat 4, or raise UnreadableNotebook with a clear reason."""
     try:
@@ -169,6 +173,8 @@ def read_notebook(path: Path) -> NotebookNode:
         raise UnreadableNotebook("the file's JSON is nested too deeply to be a notebook") from error
     if not isinstance(raw, dict) or "cells" not in raw and "worksheets" not in raw:
         raise UnreadableNotebook("the file is JSON but not a Jupyter notebook")
+    if _SURROGATE_ESCAPE.search(text):  # `\ud800` alone: no page or database could store it
+        text = json.dumps(raw, ensure_ascii=False).encode("utf-8", "surrogatepass").decode("utf-8", "replace")
     try:
         return nbformat.reads(text, as_version=4)
     except Exception as error:  # nbformat raises several kinds for damaged notebooks

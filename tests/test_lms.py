@@ -28,6 +28,7 @@ from autograder.gradebook import Gradebook, sqlite_url
 from autograder.late import LatePolicy, apply_late, load_policy, parse_deadline
 from autograder.lms import Limits, prepare_submissions
 from autograder.model import NotebookGrade, PartResult
+from autograder.report import render_report
 from autograder.roster import read_roster
 
 CPH = ZoneInfo("Europe/Copenhagen")
@@ -282,14 +283,18 @@ def test_the_penalty_is_per_started_day_or_zero_and_re_applying_replaces_it():
     late = apply_late(grade(), "2026-12-03T08:00:00+01:00", per_day)  # 1 d 8 h late: two started days
     assert late.late_seconds == pytest.approx(32 * 3600 + 60)
     assert late.penalty == pytest.approx(1.4) and late.score == pytest.approx(5.6)
-    assert [r for r in late.repairs if r.startswith("late: ")] == [
-        "late: handed in 1 d 8 h 1 min after the deadline of 2026-12-01 23:59+01:00: 1.4 points off "
+    assert late.late_note == (
+        "handed in 1 d 8 h 1 min after the deadline of 2026-12-01 23:59+01:00: 1.4 points off "
         "(10% of the max score per started day)"
-    ]
+    )
+    assert late.repairs == [] and late.is_late, "a penalty is not a repair"
     apply_late(late, "2026-11-30T08:00:00+01:00", per_day)
-    assert (late.penalty, late.late_seconds, late.repairs) == (0.0, 0.0, [])
+    assert (late.penalty, late.late_seconds, late.late_note, late.is_late) == (0.0, 0.0, "", False)
     zero = apply_late(grade(), "", LatePolicy(penalty_method="zero"), marked_late=True)
-    assert zero.score == 0 and "late (the LMS says so)" in zero.repairs[0]
+    assert zero.score == 0 and "late (the LMS says so)" in zero.late_note
+    assert zero.is_late and zero.late_seconds == 0, "Canvas's LATE mark: late, with no time known"
+    page = render_report("warmup", [zero])
+    assert "graded, late" in page.split("Needs a human look (1)")[1], "and the report shows it as late"
 
 
 def test_an_old_gradebook_without_late_columns_opens_and_keeps_its_grades(tmp_path):
@@ -302,12 +307,16 @@ def test_an_old_gradebook_without_late_columns_opens_and_keeps_its_grades(tmp_pa
             " graded_at DATETIME NOT NULL, PRIMARY KEY (assignment, student_id, notebook))"
         )
         db.execute(
-            "INSERT INTO grades VALUES ('warmup', 's1', 'warmup.ipynb', 'graded', 7, 7, '', '[]', 'd', 1,"
+            "INSERT INTO grades VALUES ('warmup', 's1', 'warmup.ipynb', 'graded', 7, 7, '',"
+            " '[\"late: handed in 2 h after the deadline\"]', 'd', 1,"
             " '2026-01-01 00:00:00')"
         )
     gradebook = Gradebook(sqlite_url(path))
     old = gradebook.get("warmup", "s1", "warmup.ipynb")
     assert (old.status, old.submitted_at, old.penalty) == ("graded", "", 0.0)
+    assert (old.late_note, old.repairs) == ("handed in 2 h after the deadline", []), (
+        "a penalty is not a repair"
+    )
     new = NotebookGrade("s2", "warmup", "warmup.ipynb", "graded", 7.0, [PartResult("a", 7.0, 7.0)])
     new.submitted_at, new.late_seconds, new.penalty = "2026-12-02T09:05:00+01:00", 33960.0, 0.7
     gradebook.put(new)

@@ -19,7 +19,9 @@ def make_grade(student_id, points, status="graded", seconds=3.0, **fields):
 
 GRADES = [
     make_grade("s1", [2, 3, 2], seconds=2.0),
-    make_grade("s2", [2, 3, 2], seconds=4.0, late_seconds=3600, penalty=2.0),
+    make_grade(
+        "s2", [2, 3, 2], seconds=4.0, late_seconds=3600, penalty=2.0, late_note="1 h late: 2 points off"
+    ),
     make_grade("s3", [2, 0, 0], seconds=9.5),
     make_grade("s4", [0, 0, 0], "missing", seconds=0.0, message="no notebook handed in"),
 ]
