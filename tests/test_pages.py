@@ -1,6 +1,7 @@
 """Pages made from students' notebooks run nothing of the student's: escaped values, no script allowed."""
 
 import nbformat
+import pytest
 
 from autograder.feedback import render_feedback
 from autograder.model import NotebookGrade, PartResult
@@ -56,3 +57,37 @@ def test_a_feedback_page_names_parts_as_the_notebook_does_draws_its_math_and_fit
     assert "$\\sigma" not in page, "no raw TeX left on the page"
     assert "<meta name='viewport' content='width=device-width, initial-scale=1'>" in page
     assert "<script" not in page, "the math needs no script"
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_in_a_browser_nothing_of_a_hostile_notebook_runs_on_its_pages(tmp_path):
+    """Chromium opens the feedback page and the report made from a hostile notebook: no script, no markup."""
+    from browser import browse
+
+    notebook = hostile_notebook()
+    notebook.cells[
+        0
+    ].source = "x = '</pre><script>window.pwned = 1</script><img src=x onerror=\"window.pwned=2\">'"
+    notebook.cells[0].outputs.append(
+        nbformat.v4.new_output("display_data", data={"text/html": "<script>window.pwned = 3</script>"})
+    )
+    notebook.cells[0].outputs.append(
+        nbformat.v4.new_output(
+            "error", ename="<script>window.pwned=4</script>", evalue="<b>x</b>", traceback=[]
+        )
+    )
+    grade = NotebookGrade("<img src=x onerror=window.pwned=5>", "warmup", "warmup.ipynb", "graded", 7)
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    (pages / "feedback.html").write_text(render_feedback(grade, notebook), encoding="utf-8")
+    (pages / "report.html").write_text(render_report("warmup", [grade]), encoding="utf-8")
+    with browse(pages, tmp_path / "profile") as (browser, base):
+        for page in ("feedback.html", "report.html"):
+            browser.open(f"{base}/{page}", settle=2)
+            assert browser.evaluate("document.readyState") == "complete"
+            assert browser.evaluate("typeof window.pwned") == "undefined", page
+            assert browser.evaluate("document.scripts.length") == 0, page
+            assert browser.evaluate("document.querySelectorAll('img[src=\"x\"], b').length") == 0, page
+            assert "window.pwned" in browser.evaluate("document.body.innerText"), "shown as text"
+        assert browser.failed_requests() == [], "the pages load nothing"
