@@ -24,6 +24,8 @@ from autograder.parallel import BATCH_SYSTEMS
 from autograder.publish import publish, verify_publication
 from autograder.release import release, stale_releases, unobserved_tests
 from autograder.roster import read_roster
+from autograder.similarity import PAGE as SIMILARITY_PAGE
+from autograder.similarity import similarity_report, write_similarity
 
 _course_option = click.option(
     "--course",
@@ -461,6 +463,38 @@ def _print_check(report: CheckReport) -> None:
             f"killed {report.killed} of {len(report.results)} mutants: {report.score:.1%}"
             f" (threshold {report.threshold:.0%}: {verdict})"
         )
+
+
+@cli.command("similarity")
+@click.argument("assignment")
+@click.argument("submissions", type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help=f"Folder for {SIMILARITY_PAGE} (and an LMS zip's unpacked hand-ins).",
+)
+@_course_option
+def similarity_command(assignment: str, submissions: Path, out_dir: Path, course_root: Path) -> None:
+    """Compare the students' answers in SUBMISSIONS pairwise and write a page of the most similar pairs,
+    their code side by side, to OUT/similarity.html.
+
+    Renamed variables and reformatted code still compare as alike; the code the released notebook gives
+    is left out. The page shows where code is alike, not why: read both before concluding anything.
+
+    Example: autograder similarity warmup demo/warmup --out _build/grades/warmup
+    """
+    with _user_errors():
+        report = similarity_report(Course(course_root), assignment, submissions, out_dir)
+        page = out_dir / SIMILARITY_PAGE
+        write_similarity(page, report)
+    click.echo(
+        f"compared {len(report.students)} students' hand-ins: {len(report.pairs)} pairs share some code"
+    )
+    for student, why in sorted(report.not_compared.items()):
+        click.echo(f"not compared: {student}: {why}")
+    click.echo(f"the most similar pairs, side by side: {page}")
 
 
 class _Progress:
