@@ -24,8 +24,6 @@ from autograder.parallel import BATCH_SYSTEMS
 from autograder.publish import publish, verify_publication
 from autograder.release import release, stale_releases, unobserved_tests
 from autograder.roster import read_roster
-from autograder.similarity import PAGE as SIMILARITY_PAGE
-from autograder.similarity import similarity_report, write_similarity
 
 _course_option = click.option(
     "--course",
@@ -473,7 +471,7 @@ def _print_check(report: CheckReport) -> None:
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
     required=True,
-    help=f"Folder for {SIMILARITY_PAGE} (and an LMS zip's unpacked hand-ins).",
+    help="Folder for similarity.html (and an LMS zip's unpacked hand-ins).",
 )
 @_course_option
 def similarity_command(assignment: str, submissions: Path, out_dir: Path, course_root: Path) -> None:
@@ -485,9 +483,12 @@ def similarity_command(assignment: str, submissions: Path, out_dir: Path, course
 
     Example: autograder similarity warmup demo/warmup --out _build/grades/warmup
     """
+    # copydetect imports matplotlib's pyplot: paid for by this command only.
+    from autograder.similarity import PAGE, similarity_report, write_similarity
+
     with _user_errors():
         report = similarity_report(Course(course_root), assignment, submissions, out_dir)
-        page = out_dir / SIMILARITY_PAGE
+        page = out_dir / PAGE
         write_similarity(page, report)
     click.echo(
         f"compared {len(report.students)} students' hand-ins: {len(report.pairs)} pairs share some code"
