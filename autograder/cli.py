@@ -3,7 +3,6 @@
 Every user error ends in one clear line and a non-zero exit, never in a traceback.
 """
 
-import os
 import shlex
 import sys
 import time
@@ -24,6 +23,7 @@ from autograder.parallel import BATCH_SYSTEMS
 from autograder.publish import publish, verify_publication
 from autograder.release import release, stale_releases, unobserved_tests
 from autograder.roster import read_roster
+from autograder.settings import CONFIG_FILE, Autograder, course_settings, grading_settings
 
 _course_option = click.option(
     "--course",
@@ -39,9 +39,8 @@ _course_option = click.option(
 _workers_option = click.option(
     "--workers",
     type=click.IntRange(min=1),
-    default=os.cpu_count() or 1,
-    show_default="the number of cores",
-    help="Notebooks graded at once, each in its own Dask worker process.",
+    help="Notebooks graded at once, each in its own Dask worker process"
+    " [default: c.Autograder.workers, else the number of cores].",
 )
 _scheduler_option = click.option(
     "--scheduler", help="Grade on an existing Dask cluster: its scheduler's address (tcp://host:8786)."
@@ -160,9 +159,8 @@ def publish_command(
 @click.option(
     "--cell-timeout",
     type=click.IntRange(min=1),  # whole seconds: Jupyter's executor takes no fractions
-    default=GradingSettings.cell_timeout,
-    show_default=True,
-    help="Seconds one cell may run before it is stopped.",
+    help=f"Seconds one cell may run before it is stopped [default: c.Autograder.cell_timeout,"
+    f" else {GradingSettings.cell_timeout}].",
 )
 @_workers_option
 @_scheduler_option
@@ -242,18 +240,20 @@ def grade_command(
 
     Example: autograder grade warmup demo/warmup --out _build/grades/warmup --format moodle
     """
-    settings = GradingSettings(
-        cell_timeout=cell_timeout,
-        regrade=regrade,
-        workers=workers,
-        scheduler=scheduler,
-        cluster=cluster,
-        jobs=jobs,
-        queue=queue,
-        walltime=walltime,
-        gpus=gpus,
-        sandbox=not unsafe_no_sandbox,
-    )
+    with _user_errors():  # the course's nbgrader_config.py, with these flags on top
+        settings = grading_settings(
+            course_root,
+            cell_timeout=cell_timeout,
+            regrade=regrade,
+            workers=workers,
+            scheduler=scheduler,
+            cluster=cluster,
+            jobs=jobs,
+            queue=queue,
+            walltime=walltime,
+            gpus=gpus,
+            sandbox=not unsafe_no_sandbox,
+        )
     if unsafe_no_sandbox:
         click.echo("WARNING: grading without a sandbox: students' code runs with your rights.", err=True)
     chosen = {}
@@ -293,6 +293,20 @@ def grade_command(
             f" ({', '.join(g.student_id for g in ambiguous)}): choose the file to grade for each and grade"
             f" again with --pick, e.g. `autograder grade {assignment} {submissions} --out {out_dir} --pick {example}`"
         )
+
+
+@cli.command("settings")
+@_course_option
+def settings_command(course_root: Path) -> None:
+    """Print every setting of the c.Autograder section of nbgrader_config.py, with its help and default,
+    ready to paste into that file; then check the course's own file.
+
+    Example: autograder settings >> nbgrader_config.py
+    """
+    click.echo(Autograder.class_config_section())
+    with _user_errors():
+        course_settings(course_root)
+    click.echo(f"# {course_root / CONFIG_FILE}: every c.Autograder setting there is valid", err=True)
 
 
 @cli.command("export")
@@ -396,9 +410,11 @@ def check_command(
 
     Example: autograder check warmup --sample 20
     """
-    settings = GradingSettings(workers=workers, scheduler=scheduler, sandbox=not unsafe_no_sandbox)
     progress = _CheckProgress()
     with _user_errors():
+        settings = grading_settings(
+            course_root, workers=workers, scheduler=scheduler, sandbox=not unsafe_no_sandbox
+        )
         report = check_assignment(
             Course(course_root),
             assignment,

@@ -1,6 +1,11 @@
-"""Every setting of the autograder, with its one default and one line of help."""
+"""Every setting of the autograder, with its one default and one line of help.
 
-from dataclasses import dataclass
+These are plain data; a course sets them in its nbgrader_config.py (see `settings`), and the
+command line's flags override that.
+"""
+
+import os
+from dataclasses import dataclass, field
 
 SOURCE_DIR = "source_notebooks"
 """Folder (under the course root) with one sub-folder of source notebooks per assignment."""
@@ -16,6 +21,41 @@ KERNEL_NAME = "python3"
 
 
 @dataclass(frozen=True)
+class KernelLimits:
+    """Resource limits of one sandboxed kernel."""
+
+    memory_bytes: int = 4 * 1024**3
+    """Address space of the kernel process (torch alone maps about 1 GiB)."""
+    processes: int = 64
+    """Processes and threads the kernel may add; stops fork bombs."""
+    file_bytes: int = 256 * 1024**2
+    """Largest file the kernel may write."""
+    tmp_bytes: int = 512 * 1024**2
+    """Size of the kernel's private /tmp (RAM-backed)."""
+    shm_bytes: int = 256 * 1024**2
+    """Size of the kernel's private /dev/shm (RAM-backed)."""
+    scratch_bytes: int = 1024**3
+    """What the kernel's scratch folder (on the grader's disk) may hold, in bytes (see `kernels`)."""
+    scratch_files: int = 10_000
+    """What the kernel's scratch folder may hold, in files and folders."""
+
+    @property
+    def cgroup_bytes(self) -> int:
+        """The memory cgroup's limit: all the kernel may map plus its RAM-backed file systems."""
+        return self.memory_bytes + self.tmp_bytes + self.shm_bytes
+
+
+@dataclass(frozen=True)
+class UnzipLimits:
+    """What one download may unpack to, so that a zip bomb stops with a message instead of a full disk."""
+
+    max_bytes: int = 2 * 1024**3
+    max_files: int = 20_000
+    max_depth: int = 3
+    """Zips inside zips: 1 is the download itself, 2 a student's zip in it, 3 a zip in that."""
+
+
+@dataclass(frozen=True)
 class GradingSettings:
     """How one grading run behaves; the CLI's options map one to one onto these fields."""
 
@@ -28,7 +68,7 @@ class GradingSettings:
     startup_timeout: float = 60.0
     """Seconds the kernel may take to start."""
 
-    workers: int = 1
+    workers: int = os.cpu_count() or 1
     """Notebooks graded at once, each by its own Dask worker process (1: no Dask, in this process)."""
 
     scheduler: str | None = None
@@ -57,3 +97,9 @@ class GradingSettings:
 
     regrade: bool = False
     """Grade again even when the submission and the assignment did not change since the last run."""
+
+    limits: KernelLimits = field(default_factory=KernelLimits)
+    """What one student's kernel may use."""
+
+    unzip_limits: UnzipLimits = field(default_factory=UnzipLimits)
+    """What one LMS download may unpack to."""

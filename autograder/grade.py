@@ -46,6 +46,7 @@ from autograder.report import write_report
 from autograder.roster import merge_roster, read_roster
 from autograder.sandbox import check_sandbox, needs_gpu
 from autograder.score import canary_passed, max_score, score_parts, unscored_parts
+from autograder.settings import grading_settings
 from autograder.submissions import (
     Submission,
     UnreadableNotebook,
@@ -124,7 +125,7 @@ def grade_assignment(
     submissions_dir: Path,
     out_dir: Path,
     db_url: str | None = None,
-    settings: GradingSettings = GradingSettings(),
+    settings: GradingSettings | None = None,
     report: Callable[[NotebookGrade, bool], None] = lambda grade, reused: None,
     on_start: Callable[[int], None] = lambda notebooks: None,
     formats: tuple[str, ...] = (),
@@ -144,10 +145,12 @@ def grade_assignment(
     who handed in several notebooks and none by the expected name, the file to grade; picks are kept
     in `out_dir` for later runs. Returns this run's grades.
 
+    `settings` None: the course's own, from its nbgrader_config.py (see `settings`).
     An `Interrupted` (Ctrl-C, SIGTERM) ends the run: the notebook in flight is not recorded, the
     outputs are written from what the gradebook holds, and it is raised again with the counts.
     """
     course.require(assignment)
+    settings = settings or grading_settings(course.root)
     formats = check_formats(formats)
     if settings.sandbox:
         check_sandbox()
@@ -161,7 +164,9 @@ def grade_assignment(
             f"--out {out_dir} is inside the submissions folder {submissions_dir}, where the next run would"
             " take it for a student: choose a folder outside it"
         )
-    prepared = prepare_submissions(submissions_dir, out_dir, assignment, course.root, policy)
+    prepared = prepare_submissions(
+        submissions_dir, out_dir, assignment, course.root, policy, settings.unzip_limits
+    )
     if prepared.summary():
         say(prepared.summary())
     submissions_dir = prepared.folder

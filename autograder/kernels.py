@@ -32,10 +32,9 @@ from jupyter_client.session import Session
 from traitlets import List, Unicode, default
 from traitlets.config import Config
 
-from autograder.config import KERNEL_NAME
+from autograder.config import KERNEL_NAME, KernelLimits
 from autograder.messages import GuardedSession
 from autograder.sandbox import (
-    Limits,
     cgroup_ran_out,
     make_cgroup,
     memory_cgroups,
@@ -93,6 +92,7 @@ class Recipe:
     """Files copied into the scratch folder, relative to `data_folder` (the assignment's data)."""
     sandbox: bool = True
     gpu: bool = False
+    limits: KernelLimits = KernelLimits()
 
 
 class Kernel:
@@ -100,7 +100,7 @@ class Kernel:
 
     def __init__(self, recipe: Recipe) -> None:
         self.recipe = recipe
-        self.limits = limits = Limits()
+        self.limits = limits = recipe.limits
         self.workdir = Path(tempfile.mkdtemp(prefix="autograder-"))
         self.cgroup = None
         self.scratch_full = False

@@ -14,21 +14,15 @@ A deadline is `YYYY-MM-DD HH:MM` followed by an IANA time zone, or ISO 8601 with
 hand-ins are graded in full but still marked late.
 """
 
-import difflib
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from traitlets.config import Config
-from traitlets.config.loader import ConfigFileNotFound, PyFileConfigLoader
-
 from autograder.course import CourseError
 from autograder.model import NotebookGrade
-
-CONFIG_FILE = "nbgrader_config.py"
+from autograder.settings import CONFIG_FILE, course_settings, load_config, nearest
 
 
 @dataclass(frozen=True)
@@ -55,20 +49,6 @@ class LatePolicy:
         return datetime.now().astimezone().tzinfo  # type: ignore[return-value]
 
 
-def load_config(course_root: Path) -> Config:
-    """The course's nbgrader config (empty when it has none); a broken file is a CourseError."""
-    try:
-        return PyFileConfigLoader(CONFIG_FILE, path=str(course_root)).load_config()
-    except ConfigFileNotFound:
-        return Config()
-    except Exception as error:  # the file is Python: anything can go wrong in it
-        raise CourseError(f"cannot read {course_root / CONFIG_FILE}: {error}") from error
-
-
-SETTINGS = ("deadlines", "allow_late", "late_penalty_per_day", "timezone")
-"""The settings of the c.Autograder section; any other name there is a typo, and an error."""
-
-
 def load_policy(course_root: Path, assignment: str, assignments: list[str] | None = None) -> LatePolicy:
     """The late policy of `assignment` from the course root's nbgrader_config.py.
 
@@ -76,29 +56,19 @@ def load_policy(course_root: Path, assignment: str, assignments: list[str] | Non
     `assignments` (the course's), is a CourseError naming the nearest valid name: ignored, either
     would silently grade without the late penalties the teacher set.
     """
-    config = load_config(course_root)
-    section = config.get("Autograder", {})
+    settings = course_settings(course_root)
     where = f"{CONFIG_FILE}: c.Autograder"
-    for name in section:
-        if name not in SETTINGS:
-            raise CourseError(f"{where}.{name} is not a setting{_nearest(name, SETTINGS)}")
-    deadlines = section.get("deadlines", {})
-    if not isinstance(deadlines, dict):
-        raise CourseError(f"{where}.deadlines must be a dict of assignment name to deadline")
+    deadlines = settings.deadlines
     for name in deadlines:
         if assignments is not None and name not in assignments:
             raise CourseError(
-                f"{where}.deadlines names {name!r}, not an assignment{_nearest(name, assignments)}"
+                f"{where}.deadlines names {name!r}, not an assignment{nearest(name, assignments)}"
             )
-    zone_name = section.get("timezone", "")
-    timezone = _zone(zone_name, f"{where}.timezone") if zone_name else None
+    timezone = _zone(settings.timezone, f"{where}.timezone") if settings.timezone else None
     deadline = deadlines.get(assignment)
-    allow_late = section.get("allow_late", True)
-    per_day = section.get("late_penalty_per_day", 0.0)
-    method = config.get("LateSubmissionPlugin", {}).get("penalty_method", "none")
-    if not isinstance(allow_late, bool):
-        raise CourseError(f"{where}.allow_late must be True or False, not {allow_late!r}")
-    if not isinstance(per_day, int | float) or not 0 <= per_day <= 1:
+    allow_late, per_day = settings.allow_late, settings.late_penalty_per_day
+    method = load_config(course_root).get("LateSubmissionPlugin", {}).get("penalty_method", "none")
+    if not 0 <= per_day <= 1:
         raise CourseError(f"{where}.late_penalty_per_day must be a fraction from 0 to 1, not {per_day!r}")
     if method not in ("none", "zero"):
         raise CourseError(f"{CONFIG_FILE}: c.LateSubmissionPlugin.penalty_method must be 'none' or 'zero'")
@@ -109,11 +79,6 @@ def load_policy(course_root: Path, assignment: str, assignments: list[str] | Non
         per_day=float(per_day),
         timezone=timezone,
     )
-
-
-def _nearest(name: str, valid: Iterable[str]) -> str:
-    near = difflib.get_close_matches(str(name), list(valid), n=1)
-    return f"; did you mean {near[0]!r}?" if near else f" (valid: {', '.join(valid)})"
 
 
 def describe(policy: LatePolicy, assignment: str) -> str:

@@ -46,27 +46,16 @@ from typing import IO
 
 from nbgrader.utils import parse_utc
 
+from autograder.config import UnzipLimits
 from autograder.course import CourseError, is_visible
-from autograder.late import LatePolicy, load_config
+from autograder.late import LatePolicy
 from autograder.roster import ROSTER_FILE, Student, read_roster, write_roster
+from autograder.settings import load_config
 
 UNPACKED_DIR = "submissions"
 """Folder under the grading output dir that an LMS download is unpacked into."""
 
 LMS_NAMES = {"moodle": "Moodle", "canvas": "Canvas", "brightspace": "Brightspace", "nbgrader": "nbgrader"}
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What one download may unpack to, so that a zip bomb stops with a message instead of a full disk."""
-
-    max_bytes: int = 2 * 1024**3
-    max_files: int = 20_000
-    max_depth: int = 3
-    """Zips inside zips: 1 is the download itself, 2 a student's zip in it, 3 a zip in that."""
-
-
-DEFAULT_LIMITS = Limits()
 
 
 @dataclass(frozen=True)
@@ -114,7 +103,7 @@ class _Attempt:
 class _Budget:
     """Files and bytes unpacked so far, across the download and every zip inside it."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: UnzipLimits) -> None:
         self.limits, self.files, self.bytes = limits, 0, 0
 
     def take(self, info: zipfile.ZipInfo, where: str) -> None:
@@ -155,7 +144,7 @@ def prepare_submissions(
     assignment: str,
     course_root: Path,
     policy: LatePolicy | None = None,
-    limits: Limits = DEFAULT_LIMITS,
+    limits: UnzipLimits = UnzipLimits(),
 ) -> Prepared:
     """Unpack an LMS zip or nbgrader tree into `<out_dir>/submissions/`; a plain folder is used as it is."""
     policy = policy or LatePolicy()
@@ -216,7 +205,12 @@ def _entry_time(info: zipfile.ZipInfo) -> datetime | None:
 
 
 def _read_download(
-    archive: zipfile.ZipFile, where: str, limits: Limits, stack: ExitStack, budget: _Budget, depth: int = 1
+    archive: zipfile.ZipFile,
+    where: str,
+    limits: UnzipLimits,
+    stack: ExitStack,
+    budget: _Budget,
+    depth: int = 1,
 ) -> tuple[str, list[_Attempt]]:
     """Detect the layout of a download and read its attempts (nothing is written yet).
 
@@ -356,7 +350,7 @@ def _read_zip_of_zips(
     archive: zipfile.ZipFile,
     entries: list[zipfile.ZipInfo],
     where: str,
-    limits: Limits,
+    limits: UnzipLimits,
     stack: ExitStack,
     budget: _Budget,
     depth: int,
@@ -390,7 +384,7 @@ def _per_student_zips(
     archive: zipfile.ZipFile,
     entries: list[zipfile.ZipInfo],
     stack: ExitStack,
-    limits: Limits,
+    limits: UnzipLimits,
     budget: _Budget,
     depth: int,
     prefix: str = "",
@@ -402,7 +396,7 @@ def _per_student_zips(
 
 
 def _open_student_zips(
-    attempt: _Attempt, stack: ExitStack, limits: Limits, budget: _Budget, depth: int
+    attempt: _Attempt, stack: ExitStack, limits: UnzipLimits, budget: _Budget, depth: int
 ) -> None:
     """Replace each zip a student handed in by the files inside it, down to `limits.max_depth`.
 

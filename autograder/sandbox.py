@@ -20,40 +20,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from autograder.config import KernelLimits
 from autograder.course import CourseError
 
 
 class SandboxUnavailable(CourseError):
     """bubblewrap is missing or cannot create namespaces here; the message says what to do."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Resource limits of one sandboxed kernel."""
-
-    memory_bytes: int = 4 * 1024**3
-    """Address space of the kernel process (torch alone maps about 1 GiB)."""
-    processes: int = 64
-    """Processes and threads the kernel may add; stops fork bombs."""
-    file_bytes: int = 256 * 1024**2
-    """Largest file the kernel may write."""
-    tmp_bytes: int = 512 * 1024**2
-    """Size of the kernel's private /tmp (RAM-backed)."""
-    shm_bytes: int = 256 * 1024**2
-    """Size of the kernel's private /dev/shm (RAM-backed)."""
-    scratch_bytes: int = 1024**3
-    """What the kernel's scratch folder (on the grader's disk) may hold, in bytes (see `kernels`)."""
-    scratch_files: int = 10_000
-    """What the kernel's scratch folder may hold, in files and folders."""
-
-    @property
-    def cgroup_bytes(self) -> int:
-        """The memory cgroup's limit: all the kernel may map plus its RAM-backed file systems."""
-        return self.memory_bytes + self.tmp_bytes + self.shm_bytes
 
 
 # Read-only system paths; on merged-/usr systems /bin, /lib... are symlinks into /usr.
@@ -97,7 +72,9 @@ def nvidia_devices() -> list[str]:
     return sorted(glob.glob("/dev/nvidia*"))
 
 
-def sandbox_prefix(workdir: Path, limits: Limits, gpu: bool = False, cgroup: Path | None = None) -> list[str]:
+def sandbox_prefix(
+    workdir: Path, limits: KernelLimits, gpu: bool = False, cgroup: Path | None = None
+) -> list[str]:
     """The command to put before the kernel's own command line; with `gpu`, the kernel sees the GPUs.
 
     With `cgroup` (see `make_cgroup`), the sandbox and everything in it runs in that cgroup.

@@ -23,10 +23,11 @@ from lms_samples import (
 )
 
 from autograder.cli import cli
+from autograder.config import UnzipLimits
 from autograder.course import CourseError
 from autograder.gradebook import Gradebook, sqlite_url
 from autograder.late import LatePolicy, apply_late, load_policy, parse_deadline
-from autograder.lms import Limits, prepare_submissions
+from autograder.lms import prepare_submissions
 from autograder.model import NotebookGrade, PartResult
 from autograder.report import render_report
 from autograder.roster import read_roster
@@ -39,7 +40,7 @@ LATE = datetime(2026, 12, 2, 9, 5)
 
 def unpack(source, tmp_path, policy=None, limits=None):
     policy = policy or LatePolicy(deadline=DEADLINE)
-    return prepare_submissions(source, tmp_path / "out", "warmup", REPO, policy, limits or Limits())
+    return prepare_submissions(source, tmp_path / "out", "warmup", REPO, policy, limits or UnzipLimits())
 
 
 def files_under(folder):
@@ -212,11 +213,11 @@ def test_symlinks_too_many_files_too_many_bytes_and_deep_nesting_are_refused(tmp
     with pytest.raises(CourseError, match="symbolic link"):
         unpack(link, tmp_path)
     with pytest.raises(CourseError, match="more than 8 files"):
-        unpack(many, tmp_path, limits=Limits(max_files=8))
+        unpack(many, tmp_path, limits=UnzipLimits(max_files=8))
     with pytest.raises(CourseError, match="more than 50,000 bytes"):
-        unpack(big, tmp_path, limits=Limits(max_bytes=50_000))
+        unpack(big, tmp_path, limits=UnzipLimits(max_bytes=50_000))
     assert files_under(tmp_path) == before
-    prepared = unpack(deep, tmp_path, limits=Limits(max_depth=2))
+    prepared = unpack(deep, tmp_path, limits=UnzipLimits(max_depth=2))
     assert "nested more than 2 deep" in prepared.notes["s1"][0], "a student's bad zip costs only them"
 
 

@@ -15,10 +15,10 @@ import pytest
 
 # Only light imports here: the Dask workers of the scheduling test import this module as they start.
 from autograder import sandbox
-from autograder.config import GradingSettings
+from autograder.config import GradingSettings, KernelLimits
 from autograder.course import CourseError
 from autograder.parallel import job_script, run_all
-from autograder.sandbox import Limits, needs_gpu, sandbox_prefix
+from autograder.sandbox import needs_gpu, sandbox_prefix
 
 # What each batch system's script must say for queue, cores, memory (6 GB) and walltime.
 DIRECTIVES = {
@@ -145,10 +145,10 @@ FAKE_DEVICES = ["/dev/nvidia-uvm", "/dev/nvidia0", "/dev/nvidia1", "/dev/nvidiac
 def test_sandbox_binds_the_gpus_only_for_gpu_notebooks(monkeypatch, tmp_path):
     monkeypatch.setattr(sandbox, "nvidia_devices", lambda: FAKE_DEVICES)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
-    cpu = sandbox_prefix(tmp_path, Limits())
+    cpu = sandbox_prefix(tmp_path, KernelLimits())
     assert not any("nvidia" in arg for arg in cpu)
     assert "CUDA_VISIBLE_DEVICES" not in cpu
-    gpu = sandbox_prefix(tmp_path, Limits(), gpu=True)
+    gpu = sandbox_prefix(tmp_path, KernelLimits(), gpu=True)
     for device in FAKE_DEVICES:
         at = gpu.index(device)
         assert gpu[at - 1 : at + 2] == ["--dev-bind", device, device]
@@ -161,7 +161,7 @@ def test_sandbox_binds_the_gpus_only_for_gpu_notebooks(monkeypatch, tmp_path):
 
 def test_sandbox_binds_nothing_on_a_machine_without_gpus(monkeypatch, tmp_path):
     monkeypatch.setattr(sandbox, "nvidia_devices", lambda: [])
-    assert "--dev-bind" not in sandbox_prefix(tmp_path, Limits(), gpu=True)
+    assert "--dev-bind" not in sandbox_prefix(tmp_path, KernelLimits(), gpu=True)
 
 
 def test_mlp_and_cnn_are_marked_as_gpu_notebooks(course):

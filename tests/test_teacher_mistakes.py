@@ -283,3 +283,31 @@ def test_an_unreachable_scheduler_is_one_line(tmp_path, monkeypatch):
     )
     assert code == 1 and "cannot reach the Dask scheduler at tcp://127.0.0.1:1" in printed
     assert "Traceback" not in printed
+
+
+def test_a_course_sets_its_limits_in_nbgrader_config_and_flags_override_them(course_with_config):
+    from autograder.sandbox import sandbox_prefix
+    from autograder.settings import grading_settings
+
+    course = course_with_config(
+        "c.Autograder.memory_bytes = 8 * 1024**3  # a CNN course\n"
+        "c.Autograder.cell_timeout = 120\n"
+        "c.Autograder.unzip_max_files = 500\n"
+    )
+    settings = grading_settings(course)
+    assert (settings.limits.memory_bytes, settings.cell_timeout, settings.unzip_limits.max_files) == (
+        8 * 1024**3,
+        120,
+        500,
+    )
+    assert str(8 * 1024**3) in " ".join(sandbox_prefix(course, settings.limits)), "the sandbox applies it"
+    assert grading_settings(course, cell_timeout=5, workers=None).cell_timeout == 5, "a flag wins"
+    code, printed = autograder("settings", course=course)
+    assert code == 0 and "# c.Autograder.memory_bytes = 4294967296" in printed, "the defaults, to paste"
+
+
+def test_a_setting_of_the_wrong_type_is_one_line(course_with_config, tmp_path):
+    course = course_with_config("c.Autograder.cell_timeout = 'slow'\n")
+    code, printed = autograder("grade", "warmup", str(DEMO), "--out", str(tmp_path / "o"), course=course)
+    assert code == 1 and "a c.Autograder setting has the wrong type" in printed and "cell_timeout" in printed
+    assert "Traceback" not in printed
