@@ -37,13 +37,14 @@ def conv2d(x, w, b=None, stride=1, padding=0):
     return out
 """
 
-# An alternative correct solution: float arithmetic for the size, a loop over output positions for
-# conv2d and max pooling, a network without batch normalisation but with a hidden dense layer, and
-# the parameters counted from their shapes.
+# An alternative correct solution: float arithmetic and the dilated kernel's gaps for the size, a loop
+# over output positions for conv2d and max pooling, a network without batch normalisation but with a
+# hidden dense layer, and the parameters counted per group.
 ALTERNATIVE = {
     "conv_output_size": """
-def conv_output_size(n, k, p, s):
-    return int(math.floor((n + 2 * p - k) / s)) + 1
+def conv_output_size(n, k, p=0, s=1, d=1):
+    effective = k + (k - 1) * (d - 1)
+    return int(math.floor((n + 2 * p - effective) / s)) + 1
 """,
     "conv2d": LOOP_CONV2D,
     "maxpool2d": """
@@ -60,18 +61,21 @@ def maxpool2d(x, k, stride=None):
 class DigitsCNN(nn.Module):
     def __init__(self):
         super().__init__()
-        self.conv1 = nn.Conv2d(1, 16, 3, padding=1)
-        self.conv2 = nn.Conv2d(16, 32, 3, padding=1)
-        self.hidden = nn.Linear(32 * 4 * 4, 64)
-        self.out = nn.Linear(64, 10)
+        self.conv1 = nn.Conv2d(1, 12, 3, padding=1)
+        self.conv2 = nn.Conv2d(12, 24, 3, padding=1)
+        self.hidden = nn.Linear(24 * 2 * 2, 32)
+        self.out = nn.Linear(32, 10)
 
     def forward(self, x):
-        x = F.max_pool2d(F.relu(self.conv2(F.relu(self.conv1(x)))), 2)
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
         return self.out(F.relu(self.hidden(x.flatten(1))))
 
 
-def count_parameters(model):
-    return int(sum(np.prod(p.shape) for p in model.parameters() if p.requires_grad))
+def conv2d_parameters(c_in, c_out, k, groups=1, bias=True):
+    taps = int(np.prod(np.broadcast_to(k, 2)))
+    per_group = (c_in // groups) * (c_out // groups) * taps
+    return groups * per_group + bias * c_out
 """,
 }
 
@@ -102,7 +106,7 @@ _EDITS = {
         None,
         "// s + 1",
         "// s",
-        {"test_conv_output_size": "(n - k + 2p) // s + 1"},
+        {"test_conv_output_size": "at 2 x 2 positions"},
     ),
     # Padding counted on one side only in the output size: right for padding 0, one size short per P.
     "padding-counted-once": (
@@ -140,17 +144,41 @@ _EDITS = {
     "size-rounded-half-to-even": (
         "conv_output_size",
         None,
-        "(n - k + 2 * p) // s + 1",
-        "round((n - k + 2 * p) / s) + 1",
+        "(n + 2 * p - span) // s + 1",
+        "round((n + 2 * p - span) / s) + 1",
         {"test_conv_output_size": "rounded down"},
     ),
-    # Frozen parameters counted too: right for the AAU slides' network, where everything is trainable.
-    "count-frozen-parameters-too": (
+    # A dilated kernel taken to span d * k pixels: right without dilation, too few positions with it.
+    "dilated-span-d-times-k": (
+        "conv_output_size",
+        None,
+        "span = d * (k - 1) + 1",
+        "span = d * k",
+        {"test_conv_output_size": "d * (k - 1) + 1"},
+    ),
+    # Groups ignored: every output channel counted with all input channels, right for groups=1 only.
+    "conv-parameters-ignore-groups": (
         "digits_cnn",
         None,
-        " if p.requires_grad)",
-        ")",
-        {"test_count_parameters": "count only p.requires_grad"},
+        "c_out * (c_in // groups) * kh * kw",
+        "c_out * c_in * kh * kw",
+        {"test_conv2d_parameters": "c_in / G input channels"},
+    ),
+    # A rectangular kernel taken as square: right for an int k, wrong for (kh, kw) = (5, 2).
+    "conv-parameters-square-kernel": (
+        "digits_cnn",
+        None,
+        "kh, kw = (k, k) if isinstance(k, int) else k",
+        "kh = kw = k if isinstance(k, int) else k[0]",
+        {"test_conv2d_parameters": "rectangular kernel"},
+    ),
+    # A network over the parameter limit: a spare dense layer that forward never uses still counts.
+    "over-the-parameter-limit": (
+        "digits_cnn",
+        None,
+        "nn.Linear(32 * 2 * 2, 10))\n",
+        "nn.Linear(32 * 2 * 2, 10))\n        self.extra = nn.Linear(64, 64)\n",
+        {"test_digits_cnn": "the limit is 8,000"},
     ),
     # The scores squeezed: (N, 10) for every batch but one of a single image, which comes out as (10,).
     "squeeze-drops-batch-of-one": (
@@ -164,8 +192,8 @@ _EDITS = {
     "frozen-first-convolution": (
         "digits_cnn",
         None,
-        "nn.Linear(64 * 2 * 2, 10))\n",
-        "nn.Linear(64 * 2 * 2, 10))\n        self.features[0].requires_grad_(False)\n",
+        "nn.Linear(32 * 2 * 2, 10))\n",
+        "nn.Linear(32 * 2 * 2, 10))\n        self.features[0].requires_grad_(False)\n",
         {"test_digits_cnn": "requires_grad"},
     ),
     # Probabilities instead of logits: it trains, but the loss applies softmax a second time.
