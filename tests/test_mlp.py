@@ -110,7 +110,7 @@ def train_one_epoch(model, loader, optimizer, loss_fn, device):
     return float(np.mean(losses))
 
 
-def evaluate(model, loader, loss_fn, device):
+def evaluate(model, loader, loss_fn, device, k=1):
     model.eval()
     summed, hits, n = 0.0, 0.0, 0
     with torch.inference_mode():
@@ -118,12 +118,13 @@ def evaluate(model, loader, loss_fn, device):
             x, y = x.to(device), y.to(device)
             logits = model(x)
             summed += loss_fn(logits, y).item() * y.numel()
-            hits += (logits.argmax(-1) == y).float().sum().item()
+            rank = (logits > logits.gather(1, y[:, None])).sum(dim=1)  # classes scored above the true one
+            hits += (rank < k).float().sum().item()
             n += y.numel()
     return summed / n, hits / n
 """,
     "fit": """
-def fit(model, train_loader, val_loader, epochs, lr, patience, device):
+def fit(model, train_loader, val_loader, device, epochs=40, lr=1e-3, patience=5):
     model = model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     criterion = nn.CrossEntropyLoss()
@@ -221,6 +222,13 @@ MISTAKES = {
         "total += loss_fn(logits, yb).item() * len(yb)",
         "total += loss_fn(logits, yb).item() * len(loader.dataset) / len(loader)",
         {"test_evaluate": "weight each batch"},
+    ),
+    # The top-k accuracy taken as the top-1 accuracy whatever k is: right for k=1, the default fit uses.
+    "evaluate-ignores-k": Mistake(
+        "train_evaluate",
+        "correct += (top_k == yb[:, None]).any(dim=1).sum().item()",
+        "correct += (logits.argmax(dim=1) == yb).sum().item()",
+        {"test_evaluate": "among the k largest logits"},
     ),
     # Only the weights learn; the visible test steps a network whose bias change it does not check.
     "step-skips-biases": Mistake(
