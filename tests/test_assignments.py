@@ -1,6 +1,7 @@
 """Does every assignment of the course grade its own solution full and its blank release zero?"""
 
 import ast
+import json
 import sys
 
 import nbformat
@@ -10,6 +11,7 @@ from conftest import REPO
 from autograder.course import Course
 from autograder.grade import grade_assignment
 from autograder.match import is_answer
+from autograder.publish import CHAPTER_GLOB, Secret, _secret_regions, _text_lines, _trivial
 from autograder.score import graded_cells
 
 ASSIGNMENTS = Course(REPO).assignments()
@@ -69,3 +71,73 @@ def test_libraries_of_the_hidden_tests_are_imported_before_the_first_answer(cour
         assert used <= given, (
             f"{assignment}/{name}: import {sorted(used - given)} in a given cell before the first answer"
         )
+
+
+# Lines every training loop of the course is made of, or that the interface an assignment fixes
+# spells out (the history's keys): a student cannot be asked for them without having seen them, so
+# a chapter or another assignment may print them. Anything else a solution holds is an answer.
+COMMON_LINES = {
+    "loss.backward()",
+    "optimizer.step()",
+    "optimizer.zero_grad()",
+    "model.to(device)",
+    "loss_fn = nn.CrossEntropyLoss()",
+    "optimizer = torch.optim.Adam(model.parameters(), lr=lr)",
+    "model.load_state_dict(best_state)",
+    "for _ in range(epochs):",
+    "for xb, yb in loader:",
+    "logits = model(xb)",
+    "xb, yb = xb.to(device), yb.to(device)",
+    "total += loss_fn(logits, yb).item() * len(yb)",  # mlp: "weight each batch's mean loss by its size"
+    'history = {"train_loss": [], "val_loss": [], "val_accuracy": []}',
+    'history["val_loss"].append(val_loss)',
+    'history["val_accuracy"].append(val_accuracy)',
+    "return history",
+    "return grads",
+    "return losses",
+    "rng = np.random.default_rng(seed)",
+    "down[i] -= h",
+    "order.append(node)",
+    "self.grad = 0.0",
+}
+
+
+def answers(course, assignment: str) -> set[str]:
+    """The solution lines of an assignment that its release does not show and its own text does not quote.
+
+    Lines too short or too plain to tell from a coincidence are left out, as `autograder publish` does.
+    """
+    lines = set()
+    for name in course.notebook_names(assignment):
+        cells = json.loads((course.source_root / assignment / name).read_text(encoding="utf-8"))["cells"]
+        regions = [(line, kind) for cell in cells for line, kind in _secret_regions(cell)]
+        shown = {line for line, kind in regions if kind is None}
+        text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+        lines |= {
+            line
+            for line, kind in regions
+            if kind is Secret.SOLUTION and not _trivial(line) and line not in shown and line not in text
+        }
+    return lines - COMMON_LINES
+
+
+def places_students_read(course, assignment: str) -> list[str]:
+    """The chapters and every other assignment's released notebooks."""
+    places = [p.relative_to(course.root).as_posix() for p in sorted(course.root.glob(CHAPTER_GLOB))]
+    places += [
+        f"{course.release_root.relative_to(course.root).as_posix()}/{other}/{name}"
+        for other in ASSIGNMENTS
+        if other != assignment
+        for name in course.notebook_names(other)
+    ]
+    return places
+
+
+@pytest.mark.parametrize(
+    ("assignment", "place"),
+    [(a, place) for a in ASSIGNMENTS for place in places_students_read(Course(REPO), a)],
+)
+def test_no_solution_line_appears_in_a_chapter_or_another_assignment(course, assignment, place):
+    """Does a chapter, or another assignment's release, hand out a line of this assignment's answers?"""
+    printed = answers(course, assignment) & _text_lines(course.root / place)
+    assert not printed, f"{place} prints {len(printed)} solution lines of {assignment}: {sorted(printed)}"
