@@ -152,3 +152,115 @@ def test_both_sliders_switch_the_descent_frame_in_browser(site: Path, tmp_path: 
         browser.press_right(0, 4)  # learning rate to the last, 0.0027
         frame = browser.evaluate(SHOWN_FRAMES)
         assert "learning rate 0.0027 and momentum 0.9," in frame and " | " not in frame
+
+
+def chapter_function(notebook: str, name: str) -> dict:
+    """Run the code cell of `notebook` that defines `name` (it must need only torch and math) and return its names."""
+    import math
+
+    import torch
+
+    cells = nbformat.read(BOOK / f"{notebook}.ipynb", as_version=4).cells
+    (cell,) = [
+        c.source
+        for c in cells
+        if c.cell_type == "code" and re.search(rf"^def {name}\(", c.source, re.MULTILINE)
+    ]
+    namespace = {"math": math, "torch": torch}
+    exec(compile(cell.split("\n\n\ntorch.manual_seed")[0], f"{notebook}:{name}", "exec"), namespace)
+    return namespace
+
+
+def test_training_chapter_asserts_its_pinned_facts() -> None:
+    """Does chapter 7 assert the initial loss log(10), its optimisers against torch.optim, dropout's
+    1/(1-p) and batch normalisation against nn.BatchNorm1d in both modes?"""
+    training = code_of("07_training_well")
+    assert "assert abs(initial_loss - math.log(10)) < 0.05" in training
+    assert "compare_with_torch(adam_step, torch.optim.Adam" in training
+    assert "compare_with_torch(rmsprop_step, torch.optim.RMSprop" in training
+    assert "compare_with_torch(sgd_momentum_step, torch.optim.SGD" in training
+    assert "assert difference < 1e-6" in training
+    assert "assert torch.allclose(out[kept], x[kept] / (1 - p))" in training
+    assert "assert torch.allclose(ours, theirs, atol=1e-5)" in training  # BatchNorm1d, training mode
+    assert (
+        "batch_norm(test_batch, gamma, beta, running, training=False), bn(test_batch)" in training
+    )  # eval mode
+    assert 'assert torch.allclose(running["var"], bn.running_var' in training
+    assert "2(1 + \\mu)/25 = 0.152" in markdown_of("07_training_well")
+
+
+def test_training_chapters_adam_equals_torch_adam_step_by_step() -> None:
+    """Does the chapter's own adam_step, run here outside the notebook, follow torch.optim.Adam for 100 steps?"""
+    import torch
+
+    adam_step = chapter_function("07_training_well", "adam_step")["adam_step"]
+    torch.manual_seed(0)
+    ours = [torch.randn(5, 3, dtype=torch.float64), torch.randn(4, dtype=torch.float64)]
+    theirs = [p.clone().requires_grad_() for p in ours]
+    optimizer, state = torch.optim.Adam(theirs, lr=0.05, betas=(0.8, 0.99), eps=1e-8), {}
+    for _ in range(100):
+        grads = [torch.randn_like(p) * 10 ** torch.randint(-3, 3, ()).item() for p in ours]
+        adam_step(ours, grads, state, lr=0.05, betas=(0.8, 0.99), eps=1e-8)
+        for p, g in zip(theirs, grads, strict=True):
+            p.grad = g.clone()
+        optimizer.step()
+        assert all(
+            torch.allclose(a, b.detach(), rtol=0, atol=1e-10) for a, b in zip(ours, theirs, strict=True)
+        )
+
+
+def test_training_chapters_batch_norm_equals_torch_in_both_modes() -> None:
+    """Does the chapter's batch_norm, run here, equal nn.BatchNorm1d in training mode (with its running
+    statistics) and in evaluation mode?"""
+    import torch
+
+    batch_norm = chapter_function("07_training_well", "batch_norm")["batch_norm"]
+    torch.manual_seed(1)
+    bn = torch.nn.BatchNorm1d(3, momentum=0.2).double()
+    running = {"mean": torch.zeros(3, dtype=torch.float64), "var": torch.ones(3, dtype=torch.float64)}
+    gamma, beta = bn.weight.detach(), bn.bias.detach()
+    for n in (2, 7, 30):
+        x = torch.randn(n, 3, dtype=torch.float64) * 4 + 1
+        assert torch.allclose(batch_norm(x, gamma, beta, running, training=True, momentum=0.2), bn.train()(x))
+    assert torch.allclose(running["mean"], bn.running_mean) and torch.allclose(running["var"], bn.running_var)
+    x = torch.randn(5, 3, dtype=torch.float64)
+    assert torch.allclose(batch_norm(x, gamma, beta, running, training=False), bn.eval()(x))
+
+
+@pytest.mark.slow
+def test_training_page_shows_the_initial_loss_and_the_optimiser_checks(site: Path) -> None:
+    """Does chapter 7 print an initial loss near log(10) = 2.3026, our optimisers within 1e-6 of torch.optim,
+    and the batch-normalisation check?"""
+    text = page_text(site, "07_training_well")
+    initial = re.search(r"initial loss ([\d.]+); log\(10\) = 2\.3026", text)
+    assert initial and abs(float(initial.group(1)) - 2.302585) < 0.05
+    for name in ("SGD with momentum", "RMSProp", "Adam"):
+        found = re.search(rf"{name} +largest difference from torch\.optim over 30 steps: ([\d.e+-]+)", text)
+        assert found and float(found.group(1)) < 1e-6, name
+    assert "both equal to nn.BatchNorm1d" in text
+    assert "agree with torch.optim step by step" in text
+
+
+@pytest.mark.slow
+def test_training_page_embeds_every_optimiser_frame(site: Path) -> None:
+    """Does the optimiser widget carry all 4 x 7 precomputed frames, each with its own alt text, and the links?"""
+    models = widget_models(page_text(site, "07_training_well"))
+    names = [model["model_name"] for model in models]
+    assert names.count("SelectionSliderModel") == 2
+    assert names.count("StackModel") == 1 + 4  # the learning rates, and one stack of steps per learning rate
+    assert names.count("LinkModel") == 1 + 4
+    alts = {
+        match
+        for model in models
+        if model["model_name"] == "HTMLModel"
+        for match in re.findall(r'alt="([^"]*)"', model["state"].get("value", ""))
+    }
+    assert len(alts) == 28
+    assert any(
+        "learning rate 0.3 after 80 steps" in alt and "SGD diverges" in alt and "momentum diverges" in alt
+        for alt in alts
+    )
+    assert any(
+        "learning rate 0.09 after 80 steps" in alt and "SGD diverges" in alt and "momentum at" in alt
+        for alt in alts
+    )
