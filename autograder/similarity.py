@@ -34,12 +34,13 @@ from copydetect import CodeFingerprint, compare_files
 from copydetect.utils import filter_code, highlight_overlap
 from nbformat import NotebookNode
 
-from autograder.course import Course, CourseError
-from autograder.feedback import CONTENT_POLICY, STYLE, VIEWPORT
-from autograder.lms import prepare_submissions
-from autograder.match import match_answers
-from autograder.release import release_notebook
-from autograder.submissions import UnreadableNotebook, find_submissions, read_notebook
+from autograder.authoring.release import release_notebook
+from autograder.core.course import Course
+from autograder.core.errors import CourseError
+from autograder.grading.match import match_answers
+from autograder.intake.lms import prepare_submissions
+from autograder.intake.submissions import UnreadableNotebook, find_submissions, read_notebook
+from autograder.outputs.feedback import CONTENT_POLICY, STYLE, VIEWPORT
 
 PAGE = "similarity.html"
 """The page's file name in the --out folder."""

@@ -17,9 +17,8 @@ from markdown_it import MarkdownIt
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 from nbformat import NotebookNode
 
-from autograder.guard import is_grader_cell
-from autograder.match import is_answer, is_student_cell, is_test, nbgrader_meta
-from autograder.model import NotebookGrade
+from autograder.core.cells import is_answer, is_grader_cell, is_student_cell, is_test, nbgrader_meta
+from autograder.core.model import NotebookGrade
 
 
 def _math(tex: str, options: dict) -> str:

@@ -14,8 +14,8 @@ from collections import defaultdict
 from html import escape
 from pathlib import Path
 
-from autograder.feedback import CONTENT_POLICY, STYLE, VIEWPORT
-from autograder.model import NotebookGrade, Status
+from autograder.core.model import NotebookGrade, Status
+from autograder.outputs.feedback import CONTENT_POLICY, STYLE, VIEWPORT
 
 UNSANDBOXED = "Graded without the sandbox: the students' code ran with the teacher's rights."
 BAR_COLOUR = "#0072b2"
