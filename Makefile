@@ -63,6 +63,7 @@ grade-demo: $(VENV)/.installed sandbox-deps
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 test: install node_modules/.vendored sandbox-deps browser-deps postgres-deps lint
 	$(BIN)/python -m pytest

@@ -1,33 +1,16 @@
 """Release and grade the course's nbgrader assignments.
 
-The package is a pipeline of small steps, one module each:
+The folders are the architecture, and `lint-imports` (in `make lint`) keeps it so:
 
-- `config`, `settings`, `course`, `model`, `interrupt`: the shared primitives: the settings as plain
-  data and as the `c.Autograder` section of nbgrader_config.py, where assignments live, the grades'
-  data, and a clean stop on Ctrl-C or SIGTERM.
-- `release`: source notebooks (with solutions and hidden tests) -> student notebooks; `publish`:
-  the student-facing repository, checked for any solution line.
-- `lms` and `roster`: unpack an LMS's download (Moodle, Canvas, Brightspace, nbgrader's exchange)
-  and remember who each student is there.
-- `submissions`: find and read what students handed in.
-- `match`: find each answer in a student's notebook, even when its metadata was stripped.
-- `guard`: keep the tests' libraries and helpers out of the student code's reach.
-- `sandbox`: the bubblewrap jail and resource limits a student's kernel runs in.
-- `kernels`: a fresh sandboxed kernel for every notebook, started one notebook ahead; `messages`:
-  the kernel's messages decoded with limits.
-- `execute`: run the rebuilt notebook in a fresh kernel.
-- `observation`: the plain values hidden tests hand out of the kernel with `observe`.
-- `reference`: what the solution observed, recorded once per version of an assignment.
-- `verdict`: whether a student's observations pass the reference's checks, decided outside the kernel.
-- `score`: turn executed test cells into points.
-- `evidence`: the lines of a student's code that reach into the grading machinery, for the teacher.
-- `late`: deadlines and late penalties from nbgrader_config.py.
-- `gradebook`: keep every grade in SQLite (or any SQLAlchemy database).
-- `feedback`, `export` and `report`: the pages, grade files and zips a teacher hands out or uploads
-  to the LMS, and the teacher's report; `similarity`: the pairs of hand-ins whose answers are alike.
-- `parallel`: run the grading on Dask workers: local, an existing cluster, or HPC batch jobs.
-- `grade`: the pipeline that strings those steps together; `cli` is a thin layer over it.
-- `mutate` and `check`: how strong an assignment's tests are, by grading mutants of its solution.
+- `core`: shared primitives (errors, settings, the course, the data model, cell metadata, late policy).
+- `intake`: from an LMS download or a folder to one notebook per student.
+- `grading`: one hand-in from its cells to its points, in a sandboxed kernel, judged outside it.
+- `outputs`: the gradebook, feedback pages, the teacher's report, LMS grade files.
+- `authoring`: release, publish, and the mutants that measure the tests.
+- On top: `grade` (the pipeline from hand-ins to outputs), `check` (the tests' strength),
+  `similarity` (alike answers), and `cli`, a thin layer over them.
+
+The stages import the core and never each other; only the top modules string them together.
 """
 
 import sys

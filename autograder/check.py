@@ -22,15 +22,22 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.config import GradingSettings
-from autograder.course import Course, CourseError
+from autograder.authoring.mutate import (
+    EQUIVALENTS_FILE,
+    Mutant,
+    notebook_mutants,
+    read_equivalents,
+    sample_mutants,
+)
+from autograder.core.cells import is_answer, nbgrader_meta
+from autograder.core.config import GradingSettings
+from autograder.core.course import Course
+from autograder.core.errors import CourseError
+from autograder.core.model import NotebookGrade, Status
 from autograder.grade import GradingTarget, grade_notebook, job_needs_gpu
-from autograder.match import is_answer, nbgrader_meta
-from autograder.model import NotebookGrade, Status
-from autograder.mutate import EQUIVALENTS_FILE, Mutant, notebook_mutants, read_equivalents, sample_mutants
-from autograder.parallel import run_all
-from autograder.sandbox import check_sandbox
-from autograder.submissions import Submission
+from autograder.grading.parallel import run_all
+from autograder.grading.sandbox import check_sandbox
+from autograder.intake.submissions import Submission
 
 DEFAULT_THRESHOLD = 0.9
 """Share of the graded (non-equivalent) mutants the tests must kill."""

@@ -10,20 +10,21 @@ from pathlib import Path
 
 import click
 
+from autograder.authoring.mutate import equivalent_line
+from autograder.authoring.publish import publish, verify_publication
+from autograder.authoring.release import release, stale_releases, unobserved_tests
 from autograder.check import DEFAULT_THRESHOLD, CheckReport, MutantResult, check_assignment
-from autograder.config import GRADEBOOK_FILE, GradingSettings
-from autograder.course import Course, CourseError
-from autograder.export import FORMATS, NO_ROSTER_NOTE, check_formats, export_paths
+from autograder.core.config import GRADEBOOK_FILE, GradingSettings
+from autograder.core.course import Course
+from autograder.core.errors import CourseError
+from autograder.core.interrupt import Interrupted, stop_on_signals
+from autograder.core.model import NotebookGrade, Status
+from autograder.core.settings import CONFIG_FILE, Autograder, course_settings, grading_settings
 from autograder.grade import grade_assignment, write_outputs
-from autograder.gradebook import Gradebook, sqlite_url
-from autograder.interrupt import Interrupted, stop_on_signals
-from autograder.model import NotebookGrade, Status
-from autograder.mutate import equivalent_line
-from autograder.parallel import BATCH_SYSTEMS
-from autograder.publish import publish, verify_publication
-from autograder.release import release, stale_releases, unobserved_tests
-from autograder.roster import read_roster
-from autograder.settings import CONFIG_FILE, Autograder, course_settings, grading_settings
+from autograder.grading.parallel import BATCH_SYSTEMS
+from autograder.intake.roster import read_roster
+from autograder.outputs.export import FORMATS, NO_ROSTER_NOTE, check_formats, export_paths
+from autograder.outputs.gradebook import Gradebook, sqlite_url
 
 _course_option = click.option(
     "--course",

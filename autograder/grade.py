@@ -18,36 +18,27 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-from autograder import reference as references
-from autograder.config import GRADEBOOK_FILE, GradingSettings
-from autograder.course import Course, CourseError
-from autograder.evidence import suspicious_lines
-from autograder.execute import Execution, execute
-from autograder.export import check_formats, export_grades
-from autograder.feedback import feedback_path, write_feedback
-from autograder.gradebook import Gradebook, sqlite_url
-from autograder.guard import add_guards
-from autograder.interrupt import Interrupted
-from autograder.late import apply_late, describe, load_policy
-from autograder.lms import prepare_submissions
-from autograder.match import (
-    given_overlap,
-    is_answer,
-    is_student_cell,
-    match_answers,
-    nbgrader_meta,
-    rebuild_for_grading,
-)
-from autograder.model import MAYBE_THE_GRADERS_FAULT, NotebookGrade, PartResult, Status
-from autograder.parallel import run_all
-from autograder.reference import Reference
-from autograder.release import release_notebook
-from autograder.report import write_report
-from autograder.roster import merge_roster, read_roster
-from autograder.sandbox import check_sandbox, needs_gpu
-from autograder.score import canary_passed, max_score, score_parts, unscored_parts
-from autograder.settings import grading_settings
-from autograder.submissions import (
+from autograder.authoring.release import release_notebook
+from autograder.core.cells import is_answer, is_student_cell, nbgrader_meta, needs_gpu
+from autograder.core.config import GRADEBOOK_FILE, GradingSettings
+from autograder.core.course import Course
+from autograder.core.errors import CourseError
+from autograder.core.interrupt import Interrupted
+from autograder.core.late import apply_late, describe, load_policy
+from autograder.core.model import MAYBE_THE_GRADERS_FAULT, NotebookGrade, PartResult, Status
+from autograder.core.settings import grading_settings
+from autograder.grading import reference as references
+from autograder.grading.evidence import suspicious_lines
+from autograder.grading.execute import Execution, execute
+from autograder.grading.guard import add_guards
+from autograder.grading.match import given_overlap, match_answers, rebuild_for_grading
+from autograder.grading.parallel import run_all
+from autograder.grading.reference import Reference
+from autograder.grading.sandbox import check_sandbox
+from autograder.grading.score import canary_passed, max_score, score_parts, unscored_parts
+from autograder.intake.lms import prepare_submissions
+from autograder.intake.roster import merge_roster, read_roster
+from autograder.intake.submissions import (
     Submission,
     UnreadableNotebook,
     find_submissions,
@@ -55,6 +46,10 @@ from autograder.submissions import (
     save_picks,
     saved_picks,
 )
+from autograder.outputs.export import check_formats, export_grades
+from autograder.outputs.feedback import feedback_path, write_feedback
+from autograder.outputs.gradebook import Gradebook, sqlite_url
+from autograder.outputs.report import write_report
 
 
 @dataclass(frozen=True)
@@ -112,10 +107,11 @@ class GradingTarget:
 
 @functools.cache
 def code_digest() -> str:
-    """Fingerprint of the grading code itself: every module of this package."""
+    """Fingerprint of the grading code itself: every module of this package, its subpackages' included."""
     digest = hashlib.sha256()
-    for module in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(module.name.encode() + module.read_bytes())
+    package = Path(__file__).parent
+    for module in sorted(package.rglob("*.py")):
+        digest.update(str(module.relative_to(package)).encode() + module.read_bytes())
     return digest.hexdigest()
 
 

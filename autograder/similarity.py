@@ -34,12 +34,13 @@ from copydetect import CodeFingerprint, compare_files
 from copydetect.utils import filter_code, highlight_overlap
 from nbformat import NotebookNode
 
-from autograder.course import Course, CourseError
-from autograder.feedback import CONTENT_POLICY, STYLE, VIEWPORT
-from autograder.lms import prepare_submissions
-from autograder.match import match_answers
-from autograder.release import release_notebook
-from autograder.submissions import UnreadableNotebook, find_submissions, read_notebook
+from autograder.authoring.release import release_notebook
+from autograder.core.course import Course
+from autograder.core.errors import CourseError
+from autograder.grading.match import match_answers
+from autograder.intake.lms import prepare_submissions
+from autograder.intake.submissions import UnreadableNotebook, find_submissions, read_notebook
+from autograder.outputs.pages import page
 
 PAGE = "similarity.html"
 """The page's file name in the --out folder."""
@@ -287,9 +288,4 @@ def render_similarity(report: SimilarityReport) -> str:
             for student, marked in zip((a, b), answer.marked, strict=True):
                 body.append(f"<div><p class='label'>{student}</p><pre>{marked}</pre></div>")
             body.append("</div>")
-    return (
-        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>{CONTENT_POLICY}{VIEWPORT}"
-        f"<title>{title}</title><style>{STYLE}{PAGE_STYLE}</style></head><body>"
-        + "\n".join(body)
-        + "</body></html>\n"
-    )
+    return page(f"{report.assignment}: similar hand-ins", body, PAGE_STYLE)

@@ -19,10 +19,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from autograder.check import check_assignment  # noqa: E402 (runs from a checkout, installed or not)
-from autograder.config import GradingSettings  # noqa: E402
-from autograder.course import Course  # noqa: E402
-from autograder.mutate import equivalent_line  # noqa: E402
+from autograder.authoring.mutate import equivalent_line  # noqa: E402
+from autograder.check import check_assignment  # noqa: E402 (runs from a checkout, installed or not
+from autograder.core.config import GradingSettings  # noqa: E402
+from autograder.core.course import Course  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "mutation.json"
 

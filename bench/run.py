@@ -37,10 +37,10 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(REPO))
-from autograder.config import GradingSettings  # noqa: E402 (runs from a checkout, installed or not)
-from autograder.course import Course  # noqa: E402
+from autograder.core.config import GradingSettings  # noqa: E402 (runs from a checkout, installed or not
+from autograder.core.course import Course  # noqa: E402
 from autograder.grade import GradingTarget, grade_notebook  # noqa: E402
-from autograder.submissions import Submission  # noqa: E402
+from autograder.intake.submissions import Submission  # noqa: E402
 
 STEPS = ("grading", "assignments", "training", "site", "mutation", "gpu")
 

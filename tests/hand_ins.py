@@ -10,8 +10,8 @@ from typing import NamedTuple
 
 import nbformat
 
+from autograder.core.cells import is_answer, nbgrader_meta
 from autograder.grade import grade_assignment
-from autograder.match import is_answer, nbgrader_meta
 
 
 class Mistake(NamedTuple):

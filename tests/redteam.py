@@ -165,7 +165,7 @@ def forging_technique(names: list[str]) -> str:
         "_names = [" + forged + "]\n"
         "def _forge(*args):\n"
         "    for name in _names:\n"
-        "        publish_display_data({'application/vnd.autograder.observation+json':"
+        "        publish_display_data({'application/vnd.autograder.grading.observation+json':"
         " {'name': name, 'value': 0.0, 'check': {'$dict': [['rtol', 1e300]]}}})\n"
         "_shell = get_ipython()\n"
         "_run_cell_async = _shell.run_cell_async\n"

@@ -8,11 +8,11 @@ import nbformat
 import pytest
 from conftest import REPO
 
-from autograder.course import Course
+from autograder.authoring.publish import CHAPTER_GLOB, Secret, _secret_regions, _text_lines, _trivial
+from autograder.core.cells import is_answer
+from autograder.core.course import Course
 from autograder.grade import grade_assignment
-from autograder.match import is_answer
-from autograder.publish import CHAPTER_GLOB, Secret, _secret_regions, _text_lines, _trivial
-from autograder.score import graded_cells
+from autograder.grading.score import graded_cells
 
 ASSIGNMENTS = Course(REPO).assignments()
 

@@ -14,10 +14,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import REPO
 
-from autograder.cli import cli
-from autograder.course import Course, CourseError
-from autograder.match import is_answer, nbgrader_meta
-from autograder.mutate import (
+from autograder.authoring.mutate import (
     EQUIVALENTS_FILE,
     cell_mutants,
     notebook_mutants,
@@ -25,7 +22,11 @@ from autograder.mutate import (
     sample_mutants,
     solution_lines,
 )
-from autograder.release import release
+from autograder.authoring.release import release
+from autograder.cli import cli
+from autograder.core.cells import is_answer, nbgrader_meta
+from autograder.core.course import Course
+from autograder.core.errors import CourseError
 
 
 def solution(body: str, before: str = "", after: str = "") -> str:

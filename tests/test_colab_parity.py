@@ -29,8 +29,8 @@ from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 from nbformat import NotebookNode
 
-from autograder.course import Course
-from autograder.match import is_answer, is_test, nbgrader_meta
+from autograder.core.cells import is_answer, is_test, nbgrader_meta
+from autograder.core.course import Course
 
 COLAB_IPYWIDGETS = "7.7.1"
 """The ipywidgets Colab preinstalls; it does not support 8 (googlecolab/colabtools#4525)."""

@@ -11,11 +11,11 @@ from click.testing import CliRunner
 from conftest import REPO
 
 from autograder.cli import cli
-from autograder.course import CourseError
-from autograder.export import MOODLE_HEADER, export_grades, moodle_folder_name
-from autograder.feedback import feedback_path, write_feedback
-from autograder.model import NotebookGrade, PartResult
-from autograder.roster import Student, write_roster
+from autograder.core.errors import CourseError
+from autograder.core.model import NotebookGrade, PartResult, Student
+from autograder.intake.roster import write_roster
+from autograder.outputs.export import MOODLE_HEADER, export_grades, moodle_folder_name
+from autograder.outputs.feedback import feedback_path, write_feedback
 
 NOW = datetime(2026, 3, 4, 10, 15, tzinfo=UTC)
 

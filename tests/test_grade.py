@@ -15,9 +15,9 @@ from click.testing import CliRunner
 from conftest import REPO
 
 from autograder.cli import cli
-from autograder.config import GradingSettings
+from autograder.core.config import GradingSettings
 from autograder.grade import grade_assignment
-from autograder.gradebook import Gradebook, sqlite_url
+from autograder.outputs.gradebook import Gradebook, sqlite_url
 
 DEMO = REPO / "demo" / "warmup"
 

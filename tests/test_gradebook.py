@@ -4,10 +4,10 @@ import pytest
 from conftest import REPO
 from postgres import postgres_server
 
-from autograder.course import CourseError
+from autograder.core.errors import CourseError
+from autograder.core.model import NotebookGrade, PartResult
 from autograder.grade import grade_assignment
-from autograder.gradebook import Gradebook, sqlite_url
-from autograder.model import NotebookGrade, PartResult
+from autograder.outputs.gradebook import Gradebook, sqlite_url
 
 DEMO = REPO / "demo" / "warmup"
 

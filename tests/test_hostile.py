@@ -17,8 +17,8 @@ from hostile import MARKUP, RELEASE, hostile_hand_ins
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from autograder.core.model import Status
 from autograder.grade import grade_assignment
-from autograder.model import Status
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "demo" / "warmup"

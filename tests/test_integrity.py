@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from conftest import REPO
 
-from autograder.config import GradingSettings
+from autograder.core.config import GradingSettings
 from autograder.grade import grade_assignment
 
 RELEASE = REPO / "assignments" / "warmup" / "warmup.ipynb"
@@ -79,8 +79,8 @@ def test_no_trick_scores_more_than_wrong_answers(course, make_class, tmp_path):
 def test_with_the_kernels_word_alone_patching_numpy_would_pay(course, make_class, tmp_path, monkeypatch):
     """The corpus can fail: without the guard's restore and with the kernel's verdict trusted alone
     (no comparison with the reference run), one trick earns points it did not."""
-    monkeypatch.setattr("autograder.guard._RESTORE", "pass")
-    monkeypatch.setattr("autograder.score.judge", lambda expected, got: "")
+    monkeypatch.setattr("autograder.grading.guard._RESTORE", "pass")
+    monkeypatch.setattr("autograder.grading.score.judge", lambda expected, got: "")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # a reference run of this guard
     submissions = make_class({"patches-allclose": hand_in(TRICKS["patches-allclose"])})
     [grade] = grade_assignment(course, "warmup", submissions, tmp_path / "o")

@@ -23,14 +23,14 @@ from lms_samples import (
 )
 
 from autograder.cli import cli
-from autograder.config import UnzipLimits
-from autograder.course import CourseError
-from autograder.gradebook import Gradebook, sqlite_url
-from autograder.late import LatePolicy, apply_late, load_policy, parse_deadline
-from autograder.lms import prepare_submissions
-from autograder.model import NotebookGrade, PartResult
-from autograder.report import render_report
-from autograder.roster import read_roster
+from autograder.core.config import UnzipLimits
+from autograder.core.errors import CourseError
+from autograder.core.late import LatePolicy, apply_late, load_policy, parse_deadline
+from autograder.core.model import NotebookGrade, PartResult
+from autograder.intake.lms import prepare_submissions
+from autograder.intake.roster import read_roster
+from autograder.outputs.gradebook import Gradebook, sqlite_url
+from autograder.outputs.report import render_report
 
 CPH = ZoneInfo("Europe/Copenhagen")
 DEADLINE = datetime(2026, 12, 1, 23, 59, tzinfo=CPH)

@@ -5,8 +5,8 @@ import copy
 import nbformat
 import pytest
 
-from autograder.match import match_answers, rebuild_for_grading
-from autograder.release import release_notebook
+from autograder.authoring.release import release_notebook
+from autograder.grading.match import match_answers, rebuild_for_grading
 
 RELU = "def relu(x):\n    return np.maximum(x, 0)"
 

@@ -3,9 +3,9 @@
 import nbformat
 import pytest
 
-from autograder.feedback import render_feedback
-from autograder.model import NotebookGrade, PartResult
-from autograder.report import render_report
+from autograder.core.model import NotebookGrade, PartResult
+from autograder.outputs.feedback import render_feedback
+from autograder.outputs.report import render_report
 
 HOSTILE_PNG = "AAAA'><script>alert(1)</script><p>Score: 7 / 7</p><img src='x"
 

@@ -13,12 +13,14 @@ import dask
 import dask_jobqueue  # noqa: F401 (its defaults must be in dask's config before a test changes that)
 import pytest
 
+from autograder.core.cells import needs_gpu
+from autograder.core.config import GradingSettings, KernelLimits
+from autograder.core.errors import CourseError
+
 # Only light imports here: the Dask workers of the scheduling test import this module as they start.
-from autograder import sandbox
-from autograder.config import GradingSettings, KernelLimits
-from autograder.course import CourseError
-from autograder.parallel import job_script, run_all
-from autograder.sandbox import needs_gpu, sandbox_prefix
+from autograder.grading import sandbox
+from autograder.grading.parallel import job_script, run_all
+from autograder.grading.sandbox import sandbox_prefix
 
 # What each batch system's script must say for queue, cores, memory (6 GB) and walltime.
 DIRECTIVES = {

@@ -17,10 +17,10 @@ import pytest
 from click.testing import CliRunner
 from conftest import REPO
 
+from autograder.authoring.publish import TEMPLATE
+from autograder.authoring.release import release
 from autograder.cli import cli
-from autograder.course import Course
-from autograder.publish import TEMPLATE
-from autograder.release import release
+from autograder.core.course import Course
 
 REAL = ["--repository", "https://github.com/my-uni/dl-public", "--hub", "https://hub.my-uni.dk"]
 SOLUTION = "return np.maximum(values, 0.0)  # the answer"

@@ -11,9 +11,9 @@ import pytest
 from hand_ins import answer_cells, with_answers
 from redteam import HONEST, TECHNIQUES, forging_technique
 
-from autograder.config import GradingSettings
+from autograder.core.config import GradingSettings
+from autograder.core.model import Status
 from autograder.grade import GradingTarget, grade_assignment
-from autograder.model import Status
 
 SETTINGS = GradingSettings(cell_timeout=10, workers=2)
 """A wrecked kernel costs one short cell timeout; two notebooks at a time."""
@@ -67,7 +67,7 @@ def test_honest_look_alikes_keep_full_marks(course, make_class, tmp_path):
 @pytest.mark.slow
 def test_the_corpus_can_fail_with_the_kernels_word_alone(course, make_class, tmp_path, monkeypatch):
     """Trusting the kernel's reply, as nbgrader does, one technique would take full marks on a blank."""
-    monkeypatch.setattr("autograder.score.judge", lambda expected, got: "")
+    monkeypatch.setattr("autograder.grading.score.judge", lambda expected, got: "")
     release = nbformat.read(course.release_root / "warmup" / "warmup.ipynb", as_version=4)
     hand_in = _blank_with(release, TECHNIQUES["rewrites-every-later-cell"])
     [grade] = grade_assignment(course, "warmup", make_class({"rewrites": hand_in}), tmp_path / "o")

@@ -7,9 +7,9 @@ import pytest
 from click.testing import CliRunner
 from conftest import REPO
 
+from autograder.authoring.release import release, release_notebook, stale_releases
 from autograder.cli import cli
-from autograder.course import Course
-from autograder.release import release, release_notebook, stale_releases
+from autograder.core.course import Course
 
 
 def test_released_notebooks_are_up_to_date(course):

@@ -7,8 +7,8 @@ import sys
 
 from conftest import REPO
 
-from autograder.model import NotebookGrade, PartResult
-from autograder.report import render_report
+from autograder.core.model import NotebookGrade, PartResult
+from autograder.outputs.report import render_report
 
 
 def make_grade(student_id, points, status="graded", seconds=3.0, **fields):

@@ -13,9 +13,9 @@ import nbformat
 import pytest
 from conftest import REPO
 
-from autograder.config import GradingSettings
+from autograder.core.config import GradingSettings
 from autograder.grade import grade_assignment
-from autograder.sandbox import SandboxUnavailable, check_sandbox
+from autograder.grading.sandbox import SandboxUnavailable, check_sandbox
 
 SOLUTION = REPO / "source_notebooks" / "warmup" / "warmup.ipynb"
 
@@ -87,7 +87,7 @@ def test_a_hostile_class_earns_nothing_from_its_attacks(course, make_class, tmp_
 
 def test_grading_refuses_without_a_sandbox_unless_told(course, make_class, tmp_path, monkeypatch):
     monkeypatch.setattr("shutil.which", lambda name: None)
-    from autograder import sandbox
+    from autograder.grading import sandbox
 
     sandbox._probe.cache_clear()
     try:

@@ -15,7 +15,8 @@ from conftest import REPO
 from hand_ins import with_answers
 
 from autograder.cli import cli
-from autograder.course import Course, CourseError
+from autograder.core.course import Course
+from autograder.core.errors import CourseError
 from autograder.similarity import PAGE, render_similarity, similarity_report
 
 DEMO = REPO / "demo" / "warmup"

@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 from conftest import REPO
 
-from autograder import parallel
 from autograder.cli import cli
+from autograder.grading import parallel
 
 DEMO = REPO / "demo" / "warmup"
 EXPECTED = DEMO / "expected_grades.csv"
@@ -286,8 +286,8 @@ def test_an_unreachable_scheduler_is_one_line(tmp_path, monkeypatch):
 
 
 def test_a_course_sets_its_limits_in_nbgrader_config_and_flags_override_them(course_with_config):
-    from autograder.sandbox import sandbox_prefix
-    from autograder.settings import grading_settings
+    from autograder.core.settings import grading_settings
+    from autograder.grading.sandbox import sandbox_prefix
 
     course = course_with_config(
         "c.Autograder.memory_bytes = 8 * 1024**3  # a CNN course\n"

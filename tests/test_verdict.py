@@ -12,12 +12,19 @@ from conftest import REPO
 
 from autograder import grade as grade_module
 from autograder.cli import cli
-from autograder.course import Course
-from autograder.evidence import suspicious_lines
+from autograder.core.cells import nbgrader_meta
+from autograder.core.course import Course
 from autograder.grade import grade_assignment
-from autograder.match import nbgrader_meta
-from autograder.observation import BadObservation, Observation, Unrecordable, decode, encode, prelude_source
-from autograder.verdict import check_problems, judge
+from autograder.grading.evidence import suspicious_lines
+from autograder.grading.observation import (
+    BadObservation,
+    Observation,
+    Unrecordable,
+    decode,
+    encode,
+    prelude_source,
+)
+from autograder.grading.verdict import check_problems, judge
 
 
 def observed(name, value, **check):

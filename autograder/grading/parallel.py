@@ -16,9 +16,9 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
 
-from autograder.config import GradingSettings
-from autograder.course import CourseError
-from autograder.interrupt import deaf_to_ctrl_c
+from autograder.core.config import GradingSettings
+from autograder.core.errors import CourseError
+from autograder.core.interrupt import deaf_to_ctrl_c
 
 if TYPE_CHECKING:
     from dask_jobqueue import JobQueueCluster

@@ -30,8 +30,8 @@ import hashlib
 import nbformat
 from nbformat import NotebookNode
 
-from autograder.match import is_answer, is_student_cell, is_test
-from autograder.observation import prelude_source
+from autograder.core.cells import Origin, is_answer, is_student_cell, is_test, marked_cell
+from autograder.grading.observation import prelude_source
 
 _SNAPSHOT = """\
 def _autograder_snapshot():
@@ -125,30 +125,20 @@ def add_guards(notebook: NotebookNode) -> NotebookNode:
     before each test, and the canaries after the first and the last test."""
     tests = [cell for cell in notebook.cells if is_test(cell)]
     canary = _canary(tests)
-    cells = [_grader_cell(prelude_source())]
+    cells = [marked_cell(prelude_source(), Origin.GRADER)]
     snapshot_placed = False
     for cell in notebook.cells:
         written_by_student = is_answer(cell) or is_student_cell(cell)
         if written_by_student and not snapshot_placed:
-            cells.append(_grader_cell(_SNAPSHOT))
+            cells.append(marked_cell(_SNAPSHOT, Origin.GRADER))
             snapshot_placed = True
         if is_test(cell) and snapshot_placed:
-            cells.append(_grader_cell(_RESTORE))
+            cells.append(marked_cell(_RESTORE, Origin.GRADER))
         cells.append(cell)
         if canary is not None and snapshot_placed and (cell is tests[0] or cell is tests[-1]):
-            cells += [_grader_cell(_RESTORE), nbformat.from_dict(canary)]
+            cells += [marked_cell(_RESTORE, Origin.GRADER), nbformat.from_dict(canary)]
     notebook.cells = cells
     return notebook
-
-
-def is_grader_cell(cell: NotebookNode) -> bool:
-    """True for a cell the guard added (the feedback page leaves them out)."""
-    return _origin(cell) in ("grader", "canary")
-
-
-def is_canary(cell: NotebookNode) -> bool:
-    """True for a canary: a test-like cell that must fail (see the module docstring)."""
-    return _origin(cell) == "canary"
 
 
 def _canary(tests: list[NotebookNode]) -> NotebookNode | None:
@@ -164,14 +154,4 @@ def _canary(tests: list[NotebookNode]) -> NotebookNode | None:
     if a == b:
         a += 1
     check = f"assert {a} % {b} == {a % b + 1}, 'the result does not match the expected value'"
-    return nbformat.v4.new_code_cell(
-        f"{model.source}\n{check}", metadata={"autograder": {"origin": "canary"}}
-    )
-
-
-def _origin(cell: NotebookNode) -> str | None:
-    return cell.get("metadata", {}).get("autograder", {}).get("origin")
-
-
-def _grader_cell(source: str) -> NotebookNode:
-    return nbformat.v4.new_code_cell(source, metadata={"autograder": {"origin": "grader"}})
+    return marked_cell(f"{model.source}\n{check}", Origin.CANARY)

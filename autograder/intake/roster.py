@@ -9,26 +9,13 @@ student, or exporting from the gradebook alone, keeps every student's identity.
 
 import csv
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, fields
 from pathlib import Path
+
+from autograder.core.model import Student
 
 ROSTER_FILE = "students.csv"
 """File name of the roster inside a submissions folder (a file, so never mistaken for a student)."""
-
-
-@dataclass(frozen=True)
-class Student:
-    """One student as the LMS named them in its download."""
-
-    student_id: str
-    """The folder name their notebooks are graded under."""
-    name: str = ""
-    lms: str = ""
-    """Where the submission came from: `moodle`, `canvas`, `brightspace`, `nbgrader` or empty."""
-    lms_user_id: str = ""
-    """The LMS's own id of the student (Moodle participant id, Canvas user id, ...)."""
-    submitted_at: str = ""
-    """When the graded attempt was handed in, ISO 8601 with time zone; empty when unknown."""
 
 
 def read_roster(folder: Path) -> dict[str, Student]:

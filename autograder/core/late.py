@@ -20,9 +20,9 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from autograder.course import CourseError
-from autograder.model import NotebookGrade
-from autograder.settings import CONFIG_FILE, course_settings, load_config, nearest
+from autograder.core.errors import CourseError
+from autograder.core.model import NotebookGrade
+from autograder.core.settings import CONFIG_FILE, course_settings, load_config, nearest
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from autograder.observation import Observation, Unrecordable
+from autograder.grading.observation import Observation, Unrecordable
 
 DEFAULT_RTOL = 1e-5
 DEFAULT_ATOL = 1e-8

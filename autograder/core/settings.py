@@ -22,8 +22,8 @@ from traitlets import Bool, Dict, Float, Integer, TraitError, Unicode
 from traitlets.config import Config, Configurable
 from traitlets.config.loader import ConfigFileNotFound, PyFileConfigLoader
 
-from autograder.config import GradingSettings, KernelLimits, UnzipLimits
-from autograder.course import CourseError
+from autograder.core.config import GradingSettings, KernelLimits, UnzipLimits
+from autograder.core.errors import CourseError
 
 CONFIG_FILE = "nbgrader_config.py"
 

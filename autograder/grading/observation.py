@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from nbformat import NotebookNode
 
-MIME = "application/vnd.autograder.observation+json"
+MIME = "application/vnd.autograder.grading.observation+json"
 """The MIME type of an observation output."""
 
 MAX_DEPTH = 32
@@ -43,7 +43,7 @@ def _kernel_side():  # noqa: ANN202 (runs in the student's kernel, see prelude_s
 
     from IPython.display import publish_display_data
 
-    mime = "application/vnd.autograder.observation+json"
+    mime = "application/vnd.autograder.grading.observation+json"
 
     def plain(value, depth=0):  # noqa: ANN001, ANN202
         if depth > 32:

@@ -23,8 +23,9 @@ from nbgrader.preprocessors import (
 )
 from traitlets.config import Config
 
-from autograder.course import Course, CourseError
-from autograder.match import is_test, nbgrader_meta
+from autograder.core.cells import is_test, nbgrader_meta
+from autograder.core.course import Course
+from autograder.core.errors import CourseError
 
 # nbgrader's GenerateAssignment pipeline without SaveCells (it writes nbgrader's database) and
 # InstantiateTests (it expands `### AUTOTEST` templates, which this course does not use).

@@ -23,11 +23,11 @@ from nbformat import NotebookNode
 from nbformat.v4 import new_output
 from traitlets import Integer
 
-from autograder.config import KERNEL_NAME, GradingSettings
-from autograder.course import CourseError
-from autograder.kernels import Kernel, Recipe, fresh_kernel, scratch_usage
-from autograder.model import Status
-from autograder.sandbox import needs_gpu
+from autograder.core.cells import cell_outcome, needs_gpu, record_outcome
+from autograder.core.config import KERNEL_NAME, GradingSettings
+from autograder.core.errors import CourseError
+from autograder.core.model import Status
+from autograder.grading.kernels import Kernel, Recipe, fresh_kernel, scratch_usage
 
 INTERRUPTED = "KeyboardInterrupt"
 """The error a cell shows when it was stopped for running past the cell time limit."""
@@ -277,16 +277,7 @@ def _why_it_died(kernel: Kernel | None) -> str:
     return "the Python kernel died while running the notebook"
 
 
-def cell_outcome(cell: NotebookNode) -> dict:
-    """How the kernel said a cell ended: {'status': 'ok' | 'error' | 'aborted', 'ename', 'evalue'}.
-
-    Empty for a cell that never finished. The grader scores from the kernel's execute reply rather
-    than from what a cell printed, which student code can fake or hide.
-    """
-    return cell.get("metadata", {}).get("autograder", {}).get("outcome", {})
-
-
 def _record_reply(cell: NotebookNode, cell_index: int, execute_reply: dict) -> None:
     content = execute_reply.get("content", {})
     outcome = {key: _cut(str(content[key])) for key in ("status", "ename", "evalue") if key in content}
-    cell.setdefault("metadata", {}).setdefault("autograder", {})["outcome"] = outcome
+    record_outcome(cell, outcome)

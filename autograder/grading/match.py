@@ -15,35 +15,13 @@ from dataclasses import dataclass, field
 import nbformat
 from nbformat import NotebookNode
 
+from autograder.core.cells import Origin, is_answer, is_test, marked_cell, nbgrader_meta
+
 STUB_LIKENESS = 0.6
 """How alike (0..1, difflib ratio) an unnamed cell must be to a released stub to count as that answer."""
 
 COPY_LIKENESS = 0.8
 """How alike a student's cell must be to a released test or setup cell to count as a copy of it."""
-
-
-def nbgrader_meta(cell: NotebookNode) -> dict:
-    """The cell's nbgrader metadata, or {} when it has none or none that makes sense.
-
-    A student's editor may have mangled it (a `grade_id` that is a list): such a cell is treated as
-    one whose metadata was stripped, and found by what it defines.
-    """
-    metadata = cell.get("metadata", {})
-    meta = metadata.get("nbgrader", {}) if isinstance(metadata, dict) else {}
-    if not isinstance(meta, dict) or not isinstance(meta.get("grade_id", ""), str):
-        return {}
-    return meta
-
-
-def is_answer(cell: NotebookNode) -> bool:
-    """True for a cell in which students write their solution."""
-    return bool(nbgrader_meta(cell).get("solution"))
-
-
-def is_test(cell: NotebookNode) -> bool:
-    """True for an autograded test cell (graded, not an answer)."""
-    meta = nbgrader_meta(cell)
-    return bool(meta.get("grade")) and not meta.get("solution") and cell.cell_type == "code"
 
 
 def defined_names(source: str) -> frozenset[str]:
@@ -202,7 +180,7 @@ def rebuild_for_grading(source: NotebookNode, release: NotebookNode, matched: Ma
     notebook = nbformat.from_dict(source)
     notebook.cells = []
     release_stubs = {nbgrader_meta(c)["grade_id"]: c.source for c in release.cells if is_answer(c)}
-    leading = [_student_cell(code) for code in matched.extra.get("", [])]
+    leading = [marked_cell(code, Origin.STUDENT) for code in matched.extra.get("", [])]
     for cell in source.cells:
         cell = nbformat.from_dict(cell)
         if is_answer(cell) and cell.cell_type == "code":
@@ -211,19 +189,10 @@ def rebuild_for_grading(source: NotebookNode, release: NotebookNode, matched: Ma
             leading = []
             cell.source = matched.answers.get(grade_id, release_stubs[grade_id])
             notebook.cells.append(cell)
-            notebook.cells.extend(_student_cell(code) for code in matched.extra.get(grade_id, []))
+            notebook.cells.extend(
+                marked_cell(code, Origin.STUDENT) for code in matched.extra.get(grade_id, [])
+            )
         else:
             notebook.cells.append(cell)
     notebook.cells.extend(leading)
     return notebook
-
-
-def is_student_cell(cell: NotebookNode) -> bool:
-    """True for a code cell the student added to the notebook (see `rebuild_for_grading`)."""
-    meta = cell.get("metadata", {}).get("autograder", {})
-    return isinstance(meta, dict) and meta.get("origin") == "student"
-
-
-def _student_cell(code: str) -> NotebookNode:
-    """A code cell the student added, marked so that the feedback can show where it came from."""
-    return nbformat.v4.new_code_cell(code, metadata={"autograder": {"origin": "student"}})

@@ -87,3 +87,18 @@ class NotebookGrade:
     def score(self) -> float:
         """The points that count: the parts' points less the late penalty, never below 0."""
         return max(0.0, self.raw_score - self.penalty)
+
+
+@dataclass(frozen=True)
+class Student:
+    """One student as the LMS named them in its download."""
+
+    student_id: str
+    """The folder name their notebooks are graded under."""
+    name: str = ""
+    lms: str = ""
+    """Where the submission came from: `moodle`, `canvas`, `brightspace`, `nbgrader` or empty."""
+    lms_user_id: str = ""
+    """The LMS's own id of the student (Moodle participant id, Canvas user id, ...)."""
+    submitted_at: str = ""
+    """When the graded attempt was handed in, ISO 8601 with time zone; empty when unknown."""

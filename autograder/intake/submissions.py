@@ -13,8 +13,9 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-from autograder.course import CourseError, is_visible
-from autograder.model import Status
+from autograder.core.course import is_visible
+from autograder.core.errors import CourseError
+from autograder.core.model import Status
 
 
 @dataclass(frozen=True)

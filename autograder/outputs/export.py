@@ -44,10 +44,9 @@ from html import escape
 from itertools import groupby
 from pathlib import Path
 
-from autograder.course import CourseError
-from autograder.feedback import feedback_path
-from autograder.model import NotebookGrade, Status
-from autograder.roster import Student
+from autograder.core.errors import CourseError
+from autograder.core.model import NotebookGrade, Status, Student
+from autograder.outputs.feedback import feedback_path
 
 GRADES_HEADER = [
     "student_id",

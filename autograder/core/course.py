@@ -3,11 +3,8 @@
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.config import RELEASE_DIR, SOURCE_DIR
-
-
-class CourseError(Exception):
-    """A problem with the course layout or the command's arguments, told to the user in one line."""
+from autograder.core.config import RELEASE_DIR, SOURCE_DIR
+from autograder.core.errors import CourseError
 
 
 @dataclass(frozen=True)

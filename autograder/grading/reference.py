@@ -15,12 +15,11 @@ from pathlib import Path
 
 from nbformat import NotebookNode
 
-from autograder.course import CourseError
-from autograder.execute import cell_outcome
-from autograder.match import is_test, nbgrader_meta
-from autograder.observation import BadObservation, Observation, decode, encode, observations
-from autograder.score import failure_message
-from autograder.verdict import check_problems
+from autograder.core.cells import cell_outcome, is_test, nbgrader_meta
+from autograder.core.errors import CourseError
+from autograder.grading.observation import BadObservation, Observation, decode, encode, observations
+from autograder.grading.score import failure_message
+from autograder.grading.verdict import check_problems
 
 FORMAT = 1
 """Version of the cached file's layout."""

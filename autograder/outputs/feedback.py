@@ -17,9 +17,9 @@ from markdown_it import MarkdownIt
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 from nbformat import NotebookNode
 
-from autograder.guard import is_grader_cell
-from autograder.match import is_answer, is_student_cell, is_test, nbgrader_meta
-from autograder.model import NotebookGrade
+from autograder.core.cells import is_answer, is_grader_cell, is_student_cell, is_test, nbgrader_meta
+from autograder.core.model import NotebookGrade
+from autograder.outputs.pages import page
 
 
 def _math(tex: str, options: dict) -> str:
@@ -34,27 +34,6 @@ _markdown = (
     .enable("table")
     .use(dollarmath_plugin, renderer=_math, allow_space=False, allow_digits=False, double_inline=True)
 )
-
-STYLE = """
-body { font: 16px/1.5 system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #1b1b1b; }
-table { border-collapse: collapse; margin: 1rem 0; } td, th { border: 1px solid #bbb; padding: .3rem .6rem; text-align: left; }
-.pass { color: #1a6e1a; } .fail { color: #a4161a; }
-pre { background: #f6f6f6; padding: .6rem; overflow-x: auto; border-radius: 4px; }
-.cell { margin: 1rem 0; } .label { font-size: .8rem; color: #555; text-transform: uppercase; letter-spacing: .04em; }
-.answer pre.source { border-left: 4px solid #0072b2; } .test pre.source { border-left: 4px solid #e69f00; }
-.error { color: #a4161a; font-weight: 600; }
-"""
-
-
-CONTENT_POLICY = (
-    "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; img-src data:;"
-    " style-src 'unsafe-inline'\">"
-)
-"""No script runs on the pages made from students' notebooks, whatever slipped into them."""
-
-
-VIEWPORT = "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-"""Phones show the page at their own width instead of a shrunken desktop page."""
 
 
 def part_names(notebook: NotebookNode) -> dict[str, str]:
@@ -118,12 +97,7 @@ def render_feedback(grade: NotebookGrade, executed: NotebookNode | None) -> str:
     if executed is not None:
         body.append("<h2>Your notebook as it was graded</h2>")
         body.extend(_render_cell(cell) for cell in executed.cells if not is_grader_cell(cell))
-    return (
-        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>{CONTENT_POLICY}{VIEWPORT}"
-        f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>"
-        + "\n".join(body)
-        + "</body></html>\n"
-    )
+    return page(title, body)
 
 
 def _render_cell(cell: NotebookNode) -> str:

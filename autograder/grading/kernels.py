@@ -32,9 +32,9 @@ from jupyter_client.session import Session
 from traitlets import List, Unicode, default
 from traitlets.config import Config
 
-from autograder.config import KERNEL_NAME, KernelLimits
-from autograder.messages import GuardedSession
-from autograder.sandbox import (
+from autograder.core.config import KERNEL_NAME, KernelLimits
+from autograder.grading.messages import GuardedSession
+from autograder.grading.sandbox import (
     cgroup_ran_out,
     make_cgroup,
     memory_cgroups,
@@ -244,8 +244,3 @@ def discard_spare() -> None:
 
 
 atexit.register(discard_spare)
-
-
-def dask_teardown(worker: object) -> None:
-    """Dask calls this in a worker that preloads this module as it closes: stop its spare kernel."""
-    discard_spare()

@@ -46,11 +46,13 @@ from typing import IO
 
 from nbgrader.utils import parse_utc
 
-from autograder.config import UnzipLimits
-from autograder.course import CourseError, is_visible
-from autograder.late import LatePolicy
-from autograder.roster import ROSTER_FILE, Student, read_roster, write_roster
-from autograder.settings import load_config
+from autograder.core.config import UnzipLimits
+from autograder.core.course import is_visible
+from autograder.core.errors import CourseError
+from autograder.core.late import LatePolicy
+from autograder.core.model import Student
+from autograder.core.settings import load_config
+from autograder.intake.roster import ROSTER_FILE, read_roster, write_roster
 
 UNPACKED_DIR = "submissions"
 """Folder under the grading output dir that an LMS download is unpacked into."""

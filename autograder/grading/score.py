@@ -9,15 +9,14 @@ from typing import TYPE_CHECKING
 
 from nbformat import NotebookNode
 
-from autograder.execute import INTERRUPTED, cell_outcome
-from autograder.guard import is_canary
-from autograder.match import is_test, nbgrader_meta
-from autograder.model import PartResult
-from autograder.observation import observations
-from autograder.verdict import judge
+from autograder.core.cells import cell_outcome, is_canary, is_test, nbgrader_meta
+from autograder.core.model import PartResult
+from autograder.grading.execute import INTERRUPTED
+from autograder.grading.observation import observations
+from autograder.grading.verdict import judge
 
 if TYPE_CHECKING:  # reference imports this module for failure_message
-    from autograder.reference import Reference
+    from autograder.grading.reference import Reference
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _FRAME = re.compile(r'^\s*(Cell In\[\d+\]|File ".*"), line \d+')

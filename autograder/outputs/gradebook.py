@@ -29,8 +29,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, ProgrammingError
 
-from autograder.course import CourseError
-from autograder.model import NotebookGrade, PartResult
+from autograder.core.errors import CourseError
+from autograder.core.model import NotebookGrade, PartResult
 
 _metadata = MetaData()
 

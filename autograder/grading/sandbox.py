@@ -19,12 +19,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
-from autograder.config import KernelLimits
-from autograder.course import CourseError
+from autograder.core.config import KernelLimits
+from autograder.core.errors import CourseError
 
 
 class SandboxUnavailable(CourseError):
@@ -60,11 +59,6 @@ def _probe() -> str | None:
             " allow unprivileged user namespaces or pass --unsafe-no-sandbox"
         )
     return None
-
-
-def needs_gpu(notebook: Mapping) -> bool:
-    """True for a notebook whose metadata says {"autograder": {"gpu": true}}: it uses a GPU when it sees one."""
-    return bool(notebook.get("metadata", {}).get("autograder", {}).get("gpu", False))
 
 
 def nvidia_devices() -> list[str]:

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from nbformat import NotebookNode
 
-from autograder.course import CourseError
-from autograder.match import is_answer, nbgrader_meta
+from autograder.core.cells import is_answer, nbgrader_meta
+from autograder.core.errors import CourseError
 
 BEGIN = re.compile(r"^\s*###\s*BEGIN SOLUTION")
 END = re.compile(r"^\s*###\s*END SOLUTION")

@@ -27,8 +27,9 @@ from pathlib import Path
 
 import yaml
 
-from autograder.course import Course, CourseError, is_visible
-from autograder.release import stale_releases
+from autograder.authoring.release import stale_releases
+from autograder.core.course import Course, is_visible
+from autograder.core.errors import CourseError
 
 CONFIG_FILE = "_config.yml"
 """The Jupyter Book configuration, which holds the course's addresses."""

@@ -14,8 +14,8 @@ from collections import defaultdict
 from html import escape
 from pathlib import Path
 
-from autograder.feedback import CONTENT_POLICY, STYLE, VIEWPORT
-from autograder.model import NotebookGrade, Status
+from autograder.core.model import NotebookGrade, Status
+from autograder.outputs.pages import page
 
 UNSANDBOXED = "Graded without the sandbox: the students' code ran with the teacher's rights."
 BAR_COLOUR = "#0072b2"
@@ -63,12 +63,7 @@ def render_report(assignment: str, grades: list[NotebookGrade], names: dict[str,
     )
     body.append("<h2>Every notebook</h2>")
     body.append(_table(grades, names))
-    return (
-        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>{CONTENT_POLICY}{VIEWPORT}"
-        f"<title>{escape(assignment)}: grading report</title><style>{STYLE}</style></head><body>"
-        + "\n".join(body)
-        + "</body></html>\n"
-    )
+    return page(f"{assignment}: grading report", body)
 
 
 def _pass_rates(grades: list[NotebookGrade]) -> list[tuple[str, int, int, float]]:
