@@ -35,7 +35,6 @@ with the roster (`roster.write_roster`).
 import io
 import re
 import shutil
-import stat
 import zipfile
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -53,6 +52,7 @@ from autograder.core.late import LatePolicy
 from autograder.core.model import Student
 from autograder.core.settings import load_config
 from autograder.intake.roster import ROSTER_FILE, read_roster, write_roster
+from autograder.intake.unzip import Budget, Refused, safe_entries
 
 UNPACKED_DIR = "submissions"
 """Folder under the grading output dir that an LMS download is unpacked into."""
@@ -102,30 +102,10 @@ class _Attempt:
     """The zip entry time, kept for Moodle's download-time check."""
 
 
-class _Budget:
-    """Files and bytes unpacked so far, across the download and every zip inside it."""
-
-    def __init__(self, limits: UnzipLimits) -> None:
-        self.limits, self.files, self.bytes = limits, 0, 0
-
-    def take(self, info: zipfile.ZipInfo, where: str) -> None:
-        self.files += 1
-        self.bytes += info.file_size
-        if self.files > self.limits.max_files:
-            raise _Refused(f"{where} holds more than {self.limits.max_files} files (a zip bomb?)")
-        if self.bytes > self.limits.max_bytes:
-            raise _Refused(f"{where} unpacks to more than {self.limits.max_bytes:,} bytes (a zip bomb?)")
-
-
-class _Refused(Exception):
-    """A zip that may not be unpacked; the message says why, in one line."""
-
-
-class _UnknownLayout(_Refused):
+class _UnknownLayout(Refused):
     """A zip whose names follow no layout we know."""
 
 
-_JUNK = re.compile(r"(^|/)(__MACOSX|\.DS_Store|Thumbs\.db|desktop\.ini)(/|$)")
 _MOODLE_DIR = re.compile(r"^(?P<name>.*)_(?P<id>\d+)_assignsubmission_(?P<plugin>[a-z]+?)_?$")
 _MOODLE_FLAT = re.compile(
     r"^(?P<name>.*)_(?P<id>\d+)_assignsubmission_(?P<plugin>file|onlinetext)_(?P<file>.+)$"
@@ -156,8 +136,8 @@ def prepare_submissions(
         with ExitStack() as stack:
             try:
                 outer = stack.enter_context(zipfile.ZipFile(source))
-                lms, attempts = _read_download(outer, source.name, limits, stack, _Budget(limits))
-            except _Refused as error:
+                lms, attempts = _read_download(outer, source.name, limits, stack, Budget(limits))
+            except Refused as error:
                 raise CourseError(f"refused to unpack {source}: {error}") from None
             except (zipfile.BadZipFile, OSError, EOFError) as error:
                 raise CourseError(f"cannot read {source} as a zip: {error}") from None
@@ -176,25 +156,6 @@ def prepare_submissions(
 # --- zips ------------------------------------------------------------------------------------------
 
 
-def _safe_entries(archive: zipfile.ZipFile, where: str, budget: _Budget) -> list[zipfile.ZipInfo]:
-    """The file entries of a zip, after refusing any that could escape the target or bomb it."""
-    files = []
-    for info in archive.infolist():
-        name = info.filename.replace("\\", "/")
-        path = PurePosixPath(name)
-        if name.startswith("/") or re.match(r"^[A-Za-z]:", name) or path.is_absolute():
-            raise _Refused(f"{where} has an entry with an absolute path: {info.filename!r}")
-        if ".." in path.parts:
-            raise _Refused(f"{where} has an entry that points outside its folder: {info.filename!r}")
-        if stat.S_ISLNK(info.external_attr >> 16):
-            raise _Refused(f"{where} has a symbolic link: {info.filename!r}")
-        if info.is_dir() or _JUNK.search(name):
-            continue
-        budget.take(info, where)
-        files.append(info)
-    return files
-
-
 def _zip_file(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> _File:
     return _File(name, info.file_size, lambda: archive.open(info))
 
@@ -211,14 +172,14 @@ def _read_download(
     where: str,
     limits: UnzipLimits,
     stack: ExitStack,
-    budget: _Budget,
+    budget: Budget,
     depth: int = 1,
 ) -> tuple[str, list[_Attempt]]:
     """Detect the layout of a download and read its attempts (nothing is written yet).
 
     `budget` counts files and bytes across the download and every zip inside it.
     """
-    entries = _safe_entries(archive, where, budget)
+    entries = safe_entries(archive, where, budget)
     names = [info.filename.replace("\\", "/") for info in entries]
     for prefix in ("", _common_folder(names)):
         if prefix is None:
@@ -354,7 +315,7 @@ def _read_zip_of_zips(
     where: str,
     limits: UnzipLimits,
     stack: ExitStack,
-    budget: _Budget,
+    budget: Budget,
     depth: int,
 ) -> tuple[str, list[_Attempt]]:
     """Several downloads in one zip (merged), or one zip per student (plain layout)."""
@@ -370,12 +331,12 @@ def _read_zip_of_zips(
             if lms == "zip":
                 raise _UnknownLayout("a student's own zip, not an LMS download")
             found.append((lms, attempts))
-        except (_Refused, zipfile.BadZipFile):
+        except (Refused, zipfile.BadZipFile):
             # Not a download of its own: one zip per student, whose problems are theirs alone.
             return "zip", _per_student_zips(archive, entries, stack, limits, budget, depth)
     kinds = {lms for lms, _ in found}
     if len(kinds) > 1:
-        raise _Refused(f"{where} mixes downloads of {', '.join(sorted(kinds))}")
+        raise Refused(f"{where} mixes downloads of {', '.join(sorted(kinds))}")
     attempts = [attempt for _, part in found for attempt in part]
     for order, attempt in enumerate(attempts):
         attempt.order = order
@@ -387,7 +348,7 @@ def _per_student_zips(
     entries: list[zipfile.ZipInfo],
     stack: ExitStack,
     limits: UnzipLimits,
-    budget: _Budget,
+    budget: Budget,
     depth: int,
     prefix: str = "",
 ) -> list[_Attempt]:
@@ -398,7 +359,7 @@ def _per_student_zips(
 
 
 def _open_student_zips(
-    attempt: _Attempt, stack: ExitStack, limits: UnzipLimits, budget: _Budget, depth: int
+    attempt: _Attempt, stack: ExitStack, limits: UnzipLimits, budget: Budget, depth: int
 ) -> None:
     """Replace each zip a student handed in by the files inside it, down to `limits.max_depth`.
 
@@ -414,14 +375,14 @@ def _open_student_zips(
             continue
         try:
             if level > limits.max_depth:
-                raise _Refused(f"zips are nested more than {limits.max_depth} deep")
+                raise Refused(f"zips are nested more than {limits.max_depth} deep")
             with handed_in.open() as raw:
                 data = raw.read()
             inner = stack.enter_context(zipfile.ZipFile(io.BytesIO(data)))
-            for info in _safe_entries(inner, handed_in.name, budget):
+            for info in safe_entries(inner, handed_in.name, budget):
                 name = PurePosixPath(info.filename.replace("\\", "/")).name
                 pending.append((_zip_file(inner, info, name), level + 1))
-        except _Refused as error:
+        except Refused as error:
             attempt.notes.append(f"your {handed_in.name} was not unpacked: {error}")
             files.append(handed_in)
         except (zipfile.BadZipFile, EOFError, OSError) as error:
