@@ -311,3 +311,16 @@ def test_a_setting_of_the_wrong_type_is_one_line(course_with_config, tmp_path):
     code, printed = autograder("grade", "warmup", str(DEMO), "--out", str(tmp_path / "o"), course=course)
     assert code == 1 and "a c.Autograder setting has the wrong type" in printed and "cell_timeout" in printed
     assert "Traceback" not in printed
+
+
+def test_the_courses_folders_are_nbgraders_own_settings(tmp_path):
+    course = tmp_path / "course"
+    shutil.copytree(REPO / "source_notebooks" / "warmup", course / "sources" / "warmup")
+    (course / "nbgrader_config.py").write_text(
+        "c = get_config()\nc.CourseDirectory.source_directory = 'sources'\n"
+        "c.CourseDirectory.release_directory = 'release'\n"
+    )
+    code, printed = autograder("release", "warmup", course=course)
+    assert code == 0, printed
+    assert (course / "release" / "warmup" / "warmup.ipynb").is_file()
+    assert not (course / "assignments").exists()

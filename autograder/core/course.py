@@ -1,10 +1,14 @@
-"""Where the course's assignments live: source notebooks and their released student versions."""
+"""Where the course's assignments live: source notebooks and their released student versions.
+
+The folders are nbgrader's own settings (`c.CourseDirectory.source_directory` and
+`release_directory` in nbgrader_config.py), so plain `nbgrader` and `autograder` agree on them.
+"""
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.core.config import RELEASE_DIR, SOURCE_DIR
 from autograder.core.errors import CourseError
+from autograder.core.settings import course_folders
 
 
 @dataclass(frozen=True)
@@ -15,11 +19,13 @@ class Course:
 
     @property
     def source_root(self) -> Path:
-        return self.root / SOURCE_DIR
+        """The source notebooks' folder: nbgrader's `c.CourseDirectory.source_directory`, else source_notebooks."""
+        return self.root / course_folders(self.root)[0]
 
     @property
     def release_root(self) -> Path:
-        return self.root / RELEASE_DIR
+        """The student versions' folder: nbgrader's `c.CourseDirectory.release_directory`, else assignments."""
+        return self.root / course_folders(self.root)[1]
 
     def assignments(self) -> list[str]:
         """Names of all assignments that have a source folder, sorted."""

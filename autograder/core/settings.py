@@ -22,7 +22,7 @@ from traitlets import Bool, Dict, Float, Integer, TraitError, Unicode
 from traitlets.config import Config, Configurable
 from traitlets.config.loader import ConfigFileNotFound, PyFileConfigLoader
 
-from autograder.core.config import GradingSettings, KernelLimits, UnzipLimits
+from autograder.core.config import RELEASE_DIR, SOURCE_DIR, GradingSettings, KernelLimits, UnzipLimits
 from autograder.core.errors import CourseError
 
 CONFIG_FILE = "nbgrader_config.py"
@@ -100,13 +100,28 @@ def load_config(course_root: Path) -> Config:
 
 def course_settings(course_root: Path) -> Autograder:
     """The c.Autograder settings of the course at `course_root`, checked; read once per version of the file."""
+    return _read(*_version(course_root))
+
+
+def course_folders(course_root: Path) -> tuple[str, str]:
+    """The source and release folders, as nbgrader's own `c.CourseDirectory` names them in the file."""
+    directory = _config(*_version(course_root)).get("CourseDirectory", {})
+    return directory.get("source_directory", SOURCE_DIR), directory.get("release_directory", RELEASE_DIR)
+
+
+def _version(course_root: Path) -> tuple[Path, int]:
     path = Path(course_root).resolve() / CONFIG_FILE
-    return _read(path.parent, path.stat().st_mtime_ns if path.is_file() else 0)
+    return path.parent, path.stat().st_mtime_ns if path.is_file() else 0
 
 
 @functools.cache
-def _read(course_root: Path, _version: int) -> Autograder:
-    config = load_config(course_root)
+def _config(course_root: Path, _version: int) -> Config:
+    return load_config(course_root)
+
+
+@functools.cache
+def _read(course_root: Path, version: int) -> Autograder:
+    config = _config(course_root, version)
     valid = Autograder.class_trait_names(config=True)
     for name in config.get("Autograder", {}):
         if name not in valid:
