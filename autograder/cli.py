@@ -46,6 +46,15 @@ _workers_option = click.option(
 _scheduler_option = click.option(
     "--scheduler", help="Grade on an existing Dask cluster: its scheduler's address (tcp://host:8786)."
 )
+_db_option = click.option("--db", "db_url", help="Gradebook database URL [default: sqlite in --out].")
+_formats_option = click.option(
+    "--format",
+    "formats",
+    type=click.Choice(FORMATS),
+    multiple=True,
+    help="Also write the grades as this LMS imports them (canvas.csv, moodle.csv); repeatable."
+    " grades.csv, feedback.zip and report.html are always written.",
+)
 _unsafe_option = click.option(
     "--unsafe-no-sandbox",
     is_flag=True,
@@ -153,7 +162,7 @@ def publish_command(
     required=True,
     help="Folder for grades.csv, feedback/ and the default SQLite gradebook.",
 )
-@click.option("--db", "db_url", help="Gradebook database URL [default: sqlite in --out].")
+@_db_option
 @click.option(
     "--regrade", is_flag=True, help="Grade unchanged submissions again instead of reusing their grade."
 )
@@ -189,14 +198,7 @@ def publish_command(
     show_default=True,
     help="GPU notebooks (metadata autograder.gpu) graded at once, each on its own GPU; 0: on the CPU.",
 )
-@click.option(
-    "--format",
-    "formats",
-    type=click.Choice(FORMATS),
-    multiple=True,
-    help="Also write the grades as this LMS imports them (canvas.csv, moodle.csv); repeatable. "
-    "grades.csv and feedback.zip are always written.",
-)
+@_formats_option
 @click.option(
     "--pick",
     "picks",
@@ -319,14 +321,8 @@ def settings_command(course_root: Path) -> None:
     required=True,
     help="The folder `grade --out` wrote to: its outputs are written again.",
 )
-@click.option("--db", "db_url", help="Gradebook database URL [default: sqlite in --out].")
-@click.option(
-    "--format",
-    "formats",
-    type=click.Choice(FORMATS),
-    multiple=True,
-    help="Also write the grades as this LMS imports them (canvas.csv, moodle.csv); repeatable.",
-)
+@_db_option
+@_formats_option
 def export_command(assignment: str, out_dir: Path, db_url: str | None, formats: tuple[str, ...]) -> None:
     """Write grades.csv, feedback.zip, the LMS files and report.html of ASSIGNMENT from the gradebook alone.
 

@@ -255,16 +255,21 @@ def _failed_job(args: tuple, error: Exception) -> tuple[NotebookGrade, None]:
     whatever a notebook holds or does, it ends as its student's row, and the batch goes on.
     """
     target, submission = args[0], args[1]
-    grade = NotebookGrade(
+    grade = _new_grade(target, submission, Status.FAILED)
+    grade.parts = unscored_parts(target.source, "not graded")
+    return _failed(grade, "the grader failed on this notebook", error), None
+
+
+def _new_grade(target: GradingTarget, submission: Submission, status: Status) -> NotebookGrade:
+    """A grade of `submission` with no parts yet, carrying the notices of how its files were read."""
+    return NotebookGrade(
         student_id=submission.student_id,
         assignment=target.assignment,
         notebook=submission.notebook,
-        status=Status.FAILED,
+        status=status,
         max_score=max_score(target.source),
-        parts=unscored_parts(target.source, "not graded"),
         notices=list(submission.notes),
     )
-    return _failed(grade, "the grader failed on this notebook", error), None
 
 
 def _failed(grade: NotebookGrade, what: str, error: Exception) -> NotebookGrade:
@@ -358,14 +363,7 @@ def grade_notebook(
     `more_to_come` says that this process will grade another notebook after this one: its kernel
     then starts while this one runs (see `kernels`).
     """
-    grade = NotebookGrade(
-        student_id=submission.student_id,
-        assignment=target.assignment,
-        notebook=submission.notebook,
-        status=Status.GRADED,
-        max_score=max_score(target.source),
-    )
-    grade.notices = list(submission.notes)
+    grade = _new_grade(target, submission, Status.GRADED)
     grade.sandboxed = settings.sandbox
     if submission.path is None:
         grade.status, grade.message = submission.problem, submission.message
