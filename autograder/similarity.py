@@ -21,6 +21,7 @@ tell what happened.
 """
 
 import ast
+import hashlib
 import io
 from collections import Counter
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from html import escape
 from itertools import combinations
 from pathlib import Path
 
+import copydetect.utils
 import nbformat
 import numpy as np
 from copydetect import CodeFingerprint, compare_files
@@ -182,6 +184,20 @@ def _parse(code: str) -> ast.Module:
         return ast.parse(code)
     except SyntaxError:  # a given cell with IPython magic: its signatures are then not known
         return ast.Module(body=[], type_ignores=[])
+
+
+def _stable_kgram_hashes(text: str, k: int) -> np.ndarray:
+    """The hash of every k-gram of `text`, the same in every process (64 bits of BLAKE2b)."""
+    grams = (text[i : i + k].encode() for i in range(len(text) - k + 1))
+    return np.array(
+        [int.from_bytes(hashlib.blake2b(g, digest_size=8).digest(), "little", signed=True) for g in grams],
+        dtype=np.int64,
+    )
+
+
+# copydetect hashes k-grams with Python's hash(), which is salted anew in every process: the same
+# class would get other scores, and pairs another order, on every run.
+copydetect.utils.hashed_kgrams = _stable_kgram_hashes
 
 
 def _given_code(release: NotebookNode) -> str:

@@ -6,7 +6,10 @@ s230003 and s230004 are left out of the independent class: they hand in s230001'
 author wrote them), and here s230004 is the test that stripped metadata still compares the right code.
 """
 
+import os
 import shutil
+import subprocess
+import sys
 
 import nbformat
 import pytest
@@ -187,3 +190,26 @@ def test_a_line_most_of_a_large_class_writes_alike_is_common_not_shared(tmp_path
     for n in range(3, 10):
         shutil.rmtree(tmp_path / "class" / f"s{n}")
     assert len(report_of(tmp_path / "class", tmp_path / "small").pairs) == 3, "three are not a class's habit"
+
+
+def test_the_scores_are_the_same_in_every_run():
+    """copydetect's own k-gram hashes change with Python's hash seed; ours must not."""
+    script = (
+        "import sys, tempfile; from pathlib import Path; sys.path.insert(0, 'tests'); import test_similarity as t\n"
+        "tmp = Path(tempfile.mkdtemp())\n"
+        "pair = {'eli': {'dense_relu': t.SHARED}, 'finn': {'dense_relu': t.SHARED_RENAMED}}\n"
+        "r = t.report_of(t.independent_class(tmp / 'class', pair), tmp)\n"
+        "print([(p.students, p.shared, [a.similarity for a in p.answers]) for p in r.pairs])\n"
+    )
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            check=True,
+        ).stdout
+        for seed in ("1", "2")
+    ]
+    assert runs[0] == runs[1] and "eli" in runs[0]
