@@ -78,7 +78,11 @@ def test_an_interrupt_stops_in_one_line_and_the_next_run_finishes_the_class(stop
         if line.startswith("[2/"):
             break
     os.killpg(run.pid, stop)  # Ctrl-C reaches every process of the group: Dask's workers too
-    rest, errors = run.communicate(timeout=120)
+    try:
+        rest, errors = run.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(run.pid, signal.SIGKILL)  # leave no grader, worker or kernel behind
+        raise
     printed.append(rest)
 
     assert run.returncode == 128 + stop, "".join(printed) + errors

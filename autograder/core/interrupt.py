@@ -6,10 +6,10 @@ nothing of it is recorded, since the grader cut it short, not the student), keep
 already stored, rewrites the outputs from the gradebook and lets it go on to the CLI, which says so
 in one line and exits with 128 + the signal's number, as a shell reports a command it stopped.
 
-A terminal sends Ctrl-C to its whole process group, Dask's worker processes included; they would
-each print a traceback and die under the job they were running. `deaf_to_ctrl_c()` ignores SIGINT
-while worker processes are started, so they inherit that and the grader alone decides when they
-stop. (Kernels need nothing: jupyter_client starts each in a session of its own.)
+A terminal sends Ctrl-C to its whole process group, and a batch system its SIGTERM to every process
+of the job, Dask's worker processes included; they would each print a traceback and die under the
+job they were running. `deaf_children()` ignores both while worker processes are started, so they
+inherit that and the grader alone decides when they stop. (Kernels need nothing: jupyter_client starts each in a session of its own.)
 """
 
 import signal
@@ -61,14 +61,17 @@ def stop_on_signals() -> Iterator[None]:
 
 
 @contextmanager
-def deaf_to_ctrl_c() -> Iterator[None]:
-    """Ignore SIGINT while child processes start: a Python started ignoring it ignores it for life.
+def deaf_children() -> Iterator[None]:
+    """Ignore SIGINT and SIGTERM while child processes start: a Python started so ignores them for life.
 
-    (Blocking it instead would not do: Dask starts its processes from threads of its own.) A Ctrl-C
-    in these seconds is lost; the next one stops the run.
+    A terminal's Ctrl-C and a batch system's SIGTERM reach every process of the job; workers that
+    died under it would leave the grader waiting on a cluster in pieces. Deaf, they are closed by the
+    grader when it stops. (Blocking the signals instead would not do: Dask starts its processes from
+    threads of its own.) A signal in these seconds is lost; the next one stops the run.
     """
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = {each: signal.signal(each, signal.SIG_IGN) for each in STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for each, handler in previous.items():
+            signal.signal(each, handler)

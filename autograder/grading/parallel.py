@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from autograder.core.config import GradingSettings
 from autograder.core.errors import CourseError
-from autograder.core.interrupt import deaf_to_ctrl_c
+from autograder.core.interrupt import deaf_children
 
 if TYPE_CHECKING:
     from dask_jobqueue import JobQueueCluster
@@ -79,7 +79,7 @@ def run_all(
             client = stack.enter_context(Client(cluster))
         else:
             gpu_jobs = sum(on_gpu)
-            with deaf_to_ctrl_c():  # the workers leave Ctrl-C to this process (see `interrupt`)
+            with deaf_children():  # the workers leave Ctrl-C and SIGTERM to this process (see `interrupt`)
                 cluster = stack.enter_context(
                     local_cluster(
                         settings.workers, min(settings.gpus, gpu_jobs), len(arguments), job.__module__
