@@ -46,6 +46,15 @@ _workers_option = click.option(
 _scheduler_option = click.option(
     "--scheduler", help="Grade on an existing Dask cluster: its scheduler's address (tcp://host:8786)."
 )
+
+
+def _out_option(help: str):
+    """The --out folder every command that writes outputs takes; `help` says what goes there."""
+    return click.option(
+        "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True, help=help
+    )
+
+
 _db_option = click.option("--db", "db_url", help="Gradebook database URL [default: sqlite in --out].")
 _formats_option = click.option(
     "--format",
@@ -155,13 +164,7 @@ def publish_command(
 @cli.command("grade")
 @click.argument("assignment")
 @click.argument("submissions", type=click.Path(path_type=Path))
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Folder for grades.csv, feedback/ and the default SQLite gradebook.",
-)
+@_out_option("Folder for grades.csv, feedback/ and the default SQLite gradebook.")
 @_db_option
 @click.option(
     "--regrade", is_flag=True, help="Grade unchanged submissions again instead of reusing their grade."
@@ -314,13 +317,7 @@ def settings_command(course_root: Path) -> None:
 
 @cli.command("export")
 @click.argument("assignment")
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="The folder `grade --out` wrote to: its outputs are written again.",
-)
+@_out_option("The folder `grade --out` wrote to: its outputs are written again.")
 @_db_option
 @_formats_option
 def export_command(assignment: str, out_dir: Path, db_url: str | None, formats: tuple[str, ...]) -> None:
@@ -479,13 +476,7 @@ def _print_check(report: CheckReport) -> None:
 @cli.command("similarity")
 @click.argument("assignment")
 @click.argument("submissions", type=click.Path(path_type=Path))
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Folder for similarity.html (and an LMS zip's unpacked hand-ins).",
-)
+@_out_option("Folder for similarity.html (and an LMS zip's unpacked hand-ins).")
 @_course_option
 def similarity_command(assignment: str, submissions: Path, out_dir: Path, course_root: Path) -> None:
     """Compare the students' answers in SUBMISSIONS pairwise and write a page of the most similar pairs,
