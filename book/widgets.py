@@ -176,3 +176,44 @@ def _slider(labels: list[str], description: str) -> ipywidgets.SelectionSlider:
         style={"description_width": "initial"},
         layout=ipywidgets.Layout(width="min(100%, 32em)"),
     )
+
+
+def frames_sliders(
+    draw: Callable[..., matplotlib.figure.Figure],
+    axes: Sequence[Sequence],
+    descriptions: Sequence[str],
+    alt: Callable[..., str],
+    labels: Sequence[Sequence[str]] | None = None,
+) -> ipywidgets.VBox:
+    """One slider per axis of values that together show the figure ``draw(*values)`` for the chosen values.
+
+    :func:`frames_grid` for any number of sliders: every figure of the product of
+    ``axes`` is drawn now and stored as a PNG. The frames are nested one level per
+    slider, and each slider shows the same position in every stack of its level, so
+    all the sliders work on the static page with no kernel. The number of frames is
+    the product of the lengths of the axes: keep it modest, every frame is in the page.
+
+    Example::
+
+        widgets.frames_sliders(draw, [[1, 2], ["a", "b", "c"], [0.1, 0.5]], ("layer", "head", "query"),
+                               alt=lambda layer, head, q: f"Layer {layer}, head {head}, query {q}")
+    """
+    axes = [list(values) for values in axes]
+    if not axes or not all(axes):
+        raise ValueError("frames_sliders needs at least one axis, and at least one value on each")
+    labels = [[str(v) for v in values] for values in axes] if labels is None else [list(x) for x in labels]
+    if len(descriptions) != len(axes) or len(labels) != len(axes):
+        raise ValueError(
+            f"got {len(descriptions)} descriptions and {len(labels)} label lists for {len(axes)} axes"
+        )
+    if any(len(names) != len(values) for names, values in zip(labels, axes, strict=True)):
+        raise ValueError("need one label per value on every axis")
+
+    sliders = [_slider(names, text) for names, text in zip(labels, descriptions, strict=True)]
+
+    def level(depth: int, chosen: tuple) -> ipywidgets.Widget:
+        if depth == len(axes):
+            return ipywidgets.HTML(png_html(figure_to_png(draw(*chosen)), alt(*chosen)))
+        return _shown_by(sliders[depth], [level(depth + 1, (*chosen, v)) for v in axes[depth]])
+
+    return ipywidgets.VBox([*sliders, level(0, ())])

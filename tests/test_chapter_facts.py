@@ -95,6 +95,28 @@ def test_frames_grid_links_both_sliders_to_the_frames(widgets, plt) -> None:
         widgets.frames_grid(draw, [], [1], ("a", "b"), alt=str)
 
 
+def test_frames_sliders_of_the_transformer_chapter_link_every_level(widgets, plt) -> None:
+    """Does the n-slider chooser nest one level of stacks per slider, each tied to its own slider?"""
+
+    def draw(*values):
+        fig, ax = plt.subplots(figsize=(1, 1))
+        ax.plot([0, sum(values)])
+        return fig
+
+    box = widgets.frames_sliders(
+        draw, [[1, 2], [10, 20, 30], [100, 200]], ("a", "b", "c"), alt=lambda a, b, c: f"a={a} b={b} c={c}"
+    )
+    *sliders, frames = box.children
+    assert [s.options for s in sliders] == [("1", "2"), ("10", "20", "30"), ("100", "200")]
+    assert len(frames.children) == 2 and all(len(row.children) == 3 for row in frames.children)
+    assert all(len(stack.children) == 2 for row in frames.children for stack in row.children)
+    assert 'alt="a=2 b=30 c=100"' in frames.children[1].children[2].children[0].value
+    with pytest.raises(ValueError):
+        widgets.frames_sliders(draw, [[1], []], ("a", "b"), alt=str)
+    with pytest.raises(ValueError):
+        widgets.frames_sliders(draw, [[1], [2]], ("a",), alt=str)
+
+
 @pytest.mark.slow
 def test_neurons_page_shows_the_computed_facts(site: Path) -> None:
     """Does the neurons chapter print sigmoid'(0) = 0.25 and the vanishing product 0.05^4 = 6.25e-06?"""
