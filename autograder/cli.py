@@ -19,12 +19,20 @@ from autograder.core.course import Course
 from autograder.core.errors import CourseError
 from autograder.core.interrupt import Interrupted, stop_on_signals
 from autograder.core.model import NotebookGrade, Status
-from autograder.core.settings import CONFIG_FILE, Autograder, course_settings, grading_settings
+from autograder.core.settings import (
+    CONFIG_FILE,
+    Autograder,
+    course_settings,
+    feedback_folder,
+    grading_settings,
+)
 from autograder.grade import grade_assignment, write_outputs
 from autograder.grading.parallel import BATCH_SYSTEMS
+from autograder.intake.lms import UNPACKED_DIR
 from autograder.intake.roster import read_roster
 from autograder.outputs.export import FORMATS, NO_ROSTER_NOTE, check_formats, export_paths
 from autograder.outputs.gradebook import Gradebook, sqlite_url
+from autograder.outputs.nbgrader import SECRET_FILE, write_nbgrader_feedback
 
 _course_option = click.option(
     "--course",
@@ -342,6 +350,46 @@ def export_command(assignment: str, out_dir: Path, db_url: str | None, formats: 
     if not grades:
         raise click.ClickException(f"the gradebook holds no grades of {assignment!r}")
     _print_outputs(out_dir, formats)
+
+
+@cli.command("nbgrader-feedback")
+@click.argument("assignment")
+@_out_option("The folder `grade --out` wrote to, from nbgrader's submitted/ folder.")
+@_db_option
+@_course_option
+def nbgrader_feedback_command(assignment: str, out_dir: Path, db_url: str | None, course_root: Path) -> None:
+    """Put ASSIGNMENT's feedback pages where `nbgrader release_feedback` takes them from.
+
+    For a class graded from nbgrader's submitted/ folder (`nbgrader collect`): each student's page goes
+    to the course's c.CourseDirectory.feedback_directory as <student_id>/<assignment>/<notebook>.html,
+    with the submission's secret, which names it in the exchange for that student alone.
+
+    Example: autograder nbgrader-feedback warmup --out grades/warmup && nbgrader release_feedback warmup
+    """
+    with _user_errors():
+        submissions = out_dir / UNPACKED_DIR
+        if not submissions.is_dir() or db_url is None and not (out_dir / GRADEBOOK_FILE).is_file():
+            raise CourseError(
+                f"no hand-ins from nbgrader in {submissions}: grade nbgrader's submitted/ folder first"
+                f" (`autograder grade {assignment} submitted --out {out_dir}`)"
+            )
+        gradebook = Gradebook(db_url or sqlite_url(out_dir / GRADEBOOK_FILE))
+        try:
+            grades = gradebook.grades_of(assignment)
+        finally:
+            gradebook.close()
+        target = feedback_folder(course_root)
+        result = write_nbgrader_feedback(target, assignment, out_dir, submissions, grades)
+    if result.without_secret:
+        click.echo(
+            f"not handed in with `nbgrader submit` (no {SECRET_FILE}), so no page for the exchange:"
+            f" {', '.join(result.without_secret)}"
+        )
+    if not result.written:
+        raise click.ClickException(f"no feedback page of {assignment!r} to hand over")
+    click.echo(
+        f"wrote {len(result.written)} feedback pages to {target}; now run `nbgrader release_feedback {assignment}`"
+    )
 
 
 def _print_outputs(out_dir: Path, formats: tuple[str, ...]) -> None:

@@ -109,6 +109,12 @@ def course_folders(course_root: Path) -> tuple[str, str]:
     return directory.get("source_directory", SOURCE_DIR), directory.get("release_directory", RELEASE_DIR)
 
 
+def feedback_folder(course_root: Path) -> Path:
+    """nbgrader's feedback folder (`c.CourseDirectory.feedback_directory`), which `release_feedback` reads."""
+    directory = _config(*_version(course_root)).get("CourseDirectory", {})
+    return Path(course_root) / directory.get("feedback_directory", "feedback")
+
+
 def _version(course_root: Path) -> tuple[Path, int]:
     path = Path(course_root).resolve() / CONFIG_FILE
     return path.parent, path.stat().st_mtime_ns if path.is_file() else 0
