@@ -31,7 +31,7 @@ from autograder.grading import reference as references
 from autograder.grading.evidence import suspicious_lines
 from autograder.grading.execute import Execution, execute
 from autograder.grading.guard import add_guards
-from autograder.grading.match import given_overlap, match_answers, rebuild_for_grading
+from autograder.grading.match import MatchedAnswers, given_overlap, match_answers, rebuild_for_grading
 from autograder.grading.parallel import run_all
 from autograder.grading.reference import Reference
 from autograder.grading.sandbox import check_sandbox
@@ -47,7 +47,7 @@ from autograder.intake.submissions import (
     saved_picks,
 )
 from autograder.outputs.export import check_formats, export_grades
-from autograder.outputs.feedback import feedback_path, write_feedback
+from autograder.outputs.feedback import feedback_path, keep_graded_notebook, rewrite_feedback, write_feedback
 from autograder.outputs.gradebook import Gradebook, sqlite_url
 from autograder.outputs.report import write_report
 
@@ -238,6 +238,7 @@ def _store(
     `grading-failed` with a page that shows no content of the notebook.
     """
     try:
+        keep_graded_notebook(out_dir, grade, executed)
         write_feedback(feedback_path(out_dir, grade), grade, executed)
         gradebook.put(grade)
         return grade
@@ -290,9 +291,13 @@ def write_outputs(
     """Write grades.csv, feedback.zip, the LMS files of `formats` and report.html from the gradebook alone.
 
     They cover every grade of `assignment` the gradebook holds, with the students' LMS identities from
-    the roster kept in `out_dir`; returns those grades.
+    the roster kept in `out_dir`; returns those grades. The pages of notebooks with written parts are
+    written again, with what the TAs gave them so far.
     """
     grades = gradebook.grades_of(assignment)
+    for grade in grades:
+        if any(part.is_manual for part in grade.parts):
+            rewrite_feedback(out_dir, grade)
     roster = read_roster(out_dir)
     export_grades(out_dir, grades, roster, formats)
     write_report(out_dir / "report.html", assignment, grades, {s: who.name for s, who in roster.items()})
@@ -378,10 +383,10 @@ def grade_notebook(
 
     if target.reference is None:
         raise ValueError("grade_notebook needs a target with its reference (GradingTarget.with_reference)")
-    execution, repairs = _run(target, handed_in, settings, more_to_come)
+    execution, matched = _run(target, handed_in, settings, more_to_come)
     grade.status, grade.message, grade.seconds = execution.status, execution.message, execution.seconds
-    grade.repairs += repairs
-    grade.parts = score_parts(execution.notebook, target.reference)
+    grade.repairs += matched.repairs
+    grade.parts = score_parts(execution.notebook, target.reference, target.release, matched.task_work)
     grade.evidence = suspicious_lines(
         [(_label(cell), cell.source) for cell in execution.notebook.cells if _written_by_student(cell)]
     )
@@ -396,15 +401,15 @@ def grade_notebook(
 
 def _run(
     target: GradingTarget, handed_in: NotebookNode, settings: GradingSettings, more_to_come: bool = False
-) -> tuple[Execution, list[str]]:
+) -> tuple[Execution, MatchedAnswers]:
     """Match, rebuild, guard and execute one hand-in (or the solution itself, for the reference).
 
-    Returns the execution and what the matcher repaired.
+    Returns the execution and what the matcher found (the answers, a task's work, the repairs).
     """
     matched = match_answers(target.release, handed_in)
     notebook = add_guards(rebuild_for_grading(target.source, target.release, matched))
     execution = execute(notebook, settings, target.folder, target.data_files, start_spare=more_to_come)
-    return execution, matched.repairs
+    return execution, matched
 
 
 def _written_by_student(cell: NotebookNode) -> bool:

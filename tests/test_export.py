@@ -131,7 +131,7 @@ def test_scores_use_a_decimal_point_and_two_decimals_at_most(tmp_path):
 def test_feedback_zip_holds_every_page_by_student_id(graded):
     out, grades = graded
     paths = export_grades(out, grades, ROSTER, [], NOW)
-    assert [p.name for p in paths] == ["grades.csv", "feedback.zip"]
+    assert [p.name for p in paths] == ["grades.csv", "questions.csv", "feedback.zip"]
     with zipfile.ZipFile(out / "feedback.zip") as archive:
         assert archive.namelist() == ["s1/warmup.html", "s2/warmup.html", "s3/warmup.html"]
         assert archive.read("s2/warmup.html") == (out / "feedback" / "s2" / "warmup.html").read_bytes()

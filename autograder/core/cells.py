@@ -52,6 +52,52 @@ def is_test(cell: NotebookNode) -> bool:
     return bool(meta.get("grade")) and not meta.get("solution") and cell.cell_type == "code"
 
 
+def is_manual_answer(cell: NotebookNode) -> bool:
+    """True for nbgrader's "manually graded answer": an answer cell (markdown or code) a person scores."""
+    meta = nbgrader_meta(cell)
+    return bool(meta.get("grade")) and bool(meta.get("solution"))
+
+
+def is_task(cell: NotebookNode) -> bool:
+    """True for nbgrader's "manually graded task": a locked markdown cell whose work a person scores."""
+    return bool(nbgrader_meta(cell).get("task"))
+
+
+def is_manually_graded(cell: NotebookNode) -> bool:
+    """True for a cell whose points a person gives (an answer or a task)."""
+    return is_manual_answer(cell) or is_task(cell)
+
+
+def is_graded(cell: NotebookNode) -> bool:
+    """True for a cell that carries points: an autograded test, or a manually graded answer or task."""
+    return is_test(cell) or is_manually_graded(cell)
+
+
+def points_of(cell: NotebookNode) -> float:
+    """The points a graded cell is worth (0 when it names none)."""
+    try:
+        return float(nbgrader_meta(cell).get("points", 0) or 0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def mark_scheme(cell: NotebookNode) -> str:
+    """The mark scheme written in a source cell, '' when it has none.
+
+    As nbgrader's ClearMarkScheme reads it: the lines between one holding `BEGIN MARK SCHEME` and one
+    holding `END MARK SCHEME` (`=== BEGIN MARK SCHEME ===` by convention); the release drops them.
+    """
+    kept, inside = [], False
+    for line in cell.source.split("\n"):
+        if "BEGIN MARK SCHEME" in line:
+            inside = True
+        elif "END MARK SCHEME" in line:
+            inside = False
+        elif inside:
+            kept.append(line)
+    return "\n".join(kept).strip()
+
+
 def _own(node: Mapping) -> Mapping:
     metadata = node.get("metadata", {})
     own = metadata.get(OWN, {}) if isinstance(metadata, Mapping) else {}

@@ -30,15 +30,41 @@ MAYBE_THE_GRADERS_FAULT = frozenset({Status.TIMEOUT, Status.KERNEL_DIED, Status.
 re-run instead of reused, since nobody can tell from the grade which it was."""
 
 
+class PartKind(StrEnum):
+    """What kind of graded cell a part is, in nbgrader's terms."""
+
+    TEST = "test"
+    """An autograded test cell: the grader scores it."""
+    ANSWER = "manual-answer"
+    """A manually graded answer (markdown or code): a person scores what the student wrote."""
+    TASK = "manual-task"
+    """A manually graded task: a person scores the cells the student wrote under it."""
+
+
+NEEDS_MANUAL_GRADE = "needs manual grade"
+"""The message of a written part that waits for a person (see `PartResult.pending`)."""
+
+
 @dataclass(frozen=True)
 class PartResult:
-    """The outcome of one graded test cell of one submission."""
+    """The outcome of one graded cell (a test, or a written answer a person grades) of one submission."""
 
     grade_id: str
     points: float
     max_points: float
     message: str = ""
     """Why points were lost, in words a student can act on; empty when the part passed."""
+    kind: PartKind = PartKind.TEST
+    answer: str = ""
+    """What the student wrote, for the person who grades it (manual parts only)."""
+    pending: bool = False
+    """A manual part that waits for a person: no score yet, or the answer changed since it was scored."""
+    comment: str = ""
+    """What the person who graded it wrote for the student (manual parts only)."""
+
+    @property
+    def is_manual(self) -> bool:
+        return self.kind != PartKind.TEST
 
 
 @dataclass
@@ -79,6 +105,11 @@ class NotebookGrade:
         return bool(self.late_note)
 
     @property
+    def pending_manual(self) -> list[PartResult]:
+        """The written parts still waiting for a person."""
+        return [part for part in self.parts if part.pending]
+
+    @property
     def raw_score(self) -> float:
         """The points the parts earned, before any late penalty."""
         return sum(part.points for part in self.parts)
@@ -102,3 +133,47 @@ class Student:
     """The LMS's own id of the student (Moodle participant id, Canvas user id, ...)."""
     submitted_at: str = ""
     """When the graded attempt was handed in, ISO 8601 with time zone; empty when unknown."""
+
+
+@dataclass(frozen=True)
+class RubricItem:
+    """One line of a written question's rubric: a reusable comment and the points it adds (or takes)."""
+
+    item_id: str
+    text: str
+    points: float
+    position: int = 0
+
+
+@dataclass(frozen=True)
+class ManualScore:
+    """A person's grade of one written part: the rubric items chosen, an adjustment and a comment.
+
+    Its points are worked out from the rubric as it is now (`points`), so changing an item's points
+    re-grades every answer that has it.
+    """
+
+    assignment: str
+    student_id: str
+    notebook: str
+    grade_id: str
+    items: tuple[str, ...] = ()
+    """The `RubricItem.item_id`s that apply."""
+    adjustment: float = 0.0
+    """Points added to the items' (negative: taken off)."""
+    comment: str = ""
+    grader: str = ""
+    answer_digest: str = ""
+    """Fingerprint of the answer that was graded: a changed answer waits for a person again."""
+    version: int = 0
+    """Bumped by every save; a save based on an older version is refused (two TAs at once)."""
+
+    def points(self, rubric: list[RubricItem], max_points: float) -> float:
+        """The part's points: the chosen items' points plus the adjustment, within 0 and `max_points`."""
+        chosen = sum(item.points for item in rubric if item.item_id in self.items)
+        return min(max(chosen + self.adjustment, 0.0), max_points)
+
+    def feedback(self, rubric: list[RubricItem]) -> str:
+        """What the student reads: the chosen items' comments, then the grader's own words."""
+        lines = [f"{item.text} ({item.points:+g})" for item in rubric if item.item_id in self.items]
+        return "\n".join([*lines, self.comment.strip()]).strip()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import nbformat
 from nbformat import NotebookNode
 
-from autograder.core.cells import Origin, is_answer, is_test, marked_cell, nbgrader_meta
+from autograder.core.cells import Origin, is_answer, is_task, is_test, marked_cell, nbgrader_meta
 
 STUB_LIKENESS = 0.6
 """How alike (0..1, difflib ratio) an unnamed cell must be to a released stub to count as that answer."""
@@ -73,9 +73,11 @@ class MatchedAnswers:
     """What a student's notebook contributes to grading."""
 
     answers: dict[str, str] = field(default_factory=dict)
-    """Answer grade_id -> the student's code for it."""
+    """Answer grade_id -> the student's code (or, for a written answer, text) for it."""
     extra: dict[str, list[str]] = field(default_factory=dict)
     """Code cells the student added, keyed by the grade_id of the answer they followed ('' = none)."""
+    task_work: dict[str, str] = field(default_factory=dict)
+    """Task grade_id -> every cell the student wrote under a manually graded task, for a person to read."""
     repairs: list[str] = field(default_factory=list)
 
 
@@ -94,7 +96,7 @@ def match_answers(release: NotebookNode, submission: NotebookNode) -> MatchedAns
     # 1. By nbgrader id. With duplicates the last copy wins, as it would when the notebook runs.
     for index, cell in enumerate(submission.cells):
         grade_id = nbgrader_meta(cell).get("grade_id")
-        if grade_id in release_answers and cell.cell_type == "code":
+        if grade_id in release_answers and cell.cell_type in ("code", release_answers[grade_id].cell_type):
             owner[index] = grade_id
     for grade_id in release_answers:
         copies = [i for i, o in enumerate(owner) if o == grade_id]
@@ -128,16 +130,28 @@ def match_answers(release: NotebookNode, submission: NotebookNode) -> MatchedAns
         result.repairs.append(f"answer cell '{grade_id}' had lost its nbgrader id; found it {how}{kind}")
 
     # The rest: copies of released cells are dropped (the source's version is graded), new code is kept.
-    current = ""
+    current, task = "", ""
     seen_tests = set()
     for index, cell in enumerate(submission.cells):
         if owner[index] is not None:
-            current = owner[index]
+            current, task = owner[index], ""
             result.answers[current] = cell.source
             continue
-        if cell.cell_type != "code" or not cell.source.strip():
+        released = release_other.get(nbgrader_meta(cell).get("grade_id"))
+        if released is not None and is_task(released):
+            # The cells under a task are its work; code among them runs after the task's text.
+            current = task = nbgrader_meta(released)["grade_id"]
+            result.task_work.setdefault(task, "")
             continue
-        original = _released_original(cell, release_other)
+        if not cell.source.strip() or cell.cell_type not in ("code", "markdown"):
+            continue
+        original = released or (_released_original(cell, release_other) if cell.cell_type == "code" else None)
+        if task and original is None:
+            result.task_work[task] = f"{result.task_work[task]}\n\n{cell.source}".strip()
+        elif original is not None:
+            task = ""  # a given cell ends the task's work
+        if cell.cell_type != "code":
+            continue
         if original is None:
             result.extra.setdefault(current, []).append(cell.source)
         elif is_test(original):
@@ -175,19 +189,29 @@ def rebuild_for_grading(source: NotebookNode, release: NotebookNode, matched: Ma
     """The source notebook with each answer cell replaced by the student's and their own cells added.
 
     Answers that were not found keep the released stub (which raises NotImplementedError), so the
-    tests of that part fail with a clear message while every other part is still graded.
+    tests of that part fail with a clear message while every other part is still graded. Text cells
+    are the release's: a written answer's model text and a task's mark scheme never reach the kernel
+    or the feedback.
     """
     notebook = nbformat.from_dict(source)
     notebook.cells = []
-    release_stubs = {nbgrader_meta(c)["grade_id"]: c.source for c in release.cells if is_answer(c)}
+    released = {
+        nbgrader_meta(c)["grade_id"]: c.source for c in release.cells if nbgrader_meta(c).get("grade_id")
+    }
     leading = [marked_cell(code, Origin.STUDENT) for code in matched.extra.get("", [])]
     for cell in source.cells:
         cell = nbformat.from_dict(cell)
-        if is_answer(cell) and cell.cell_type == "code":
-            grade_id = nbgrader_meta(cell)["grade_id"]
+        grade_id = nbgrader_meta(cell).get("grade_id", "")
+        if is_answer(cell):
             notebook.cells.extend(leading)
             leading = []
-            cell.source = matched.answers.get(grade_id, release_stubs[grade_id])
+            cell.source = matched.answers.get(grade_id, released[grade_id])
+            notebook.cells.append(cell)
+            notebook.cells.extend(
+                marked_cell(code, Origin.STUDENT) for code in matched.extra.get(grade_id, [])
+            )
+        elif cell.cell_type != "code" and grade_id in released:
+            cell.source = released[grade_id]
             notebook.cells.append(cell)
             notebook.cells.extend(
                 marked_cell(code, Origin.STUDENT) for code in matched.extra.get(grade_id, [])

@@ -1,7 +1,10 @@
-"""Score: turn the executed test cells of a notebook into points, with a reason for every loss.
+"""Score: turn the executed graded cells of a notebook into points, with a reason for every loss.
 
 A test cell earns all its points when the kernel says it ran to its end, as in nbgrader, and every
-observation the reference run made in it matches (see `verdict`); otherwise it earns none.
+observation the reference run made in it matches (see `verdict`); otherwise it earns none. A written
+answer or task (nbgrader's manually graded cells) counts in the maximum, as nbgrader counts it, and
+waits for a person: its part keeps what the student wrote and is `pending` until a TA scores it. One
+left as released scores 0 at once, as nbgrader does with an unchanged answer.
 """
 
 import re
@@ -9,8 +12,17 @@ from typing import TYPE_CHECKING
 
 from nbformat import NotebookNode
 
-from autograder.core.cells import cell_outcome, is_canary, is_test, nbgrader_meta
-from autograder.core.model import PartResult
+from autograder.core.cells import (
+    cell_outcome,
+    is_canary,
+    is_graded,
+    is_manually_graded,
+    is_task,
+    is_test,
+    nbgrader_meta,
+    points_of,
+)
+from autograder.core.model import NEEDS_MANUAL_GRADE, PartKind, PartResult
 from autograder.grading.execute import INTERRUPTED
 from autograder.grading.observation import observations
 from autograder.grading.verdict import judge
@@ -27,29 +39,59 @@ def graded_cells(notebook: NotebookNode) -> list[NotebookNode]:
     return [cell for cell in notebook.cells if is_test(cell)]
 
 
+def part_kind(cell: NotebookNode) -> PartKind:
+    if is_task(cell):
+        return PartKind.TASK
+    return PartKind.ANSWER if is_manually_graded(cell) else PartKind.TEST
+
+
 def max_score(notebook: NotebookNode) -> float:
-    """Points available in a (source) notebook."""
-    return sum(float(nbgrader_meta(c).get("points", 0)) for c in graded_cells(notebook))
+    """Points available in a (source) notebook: its tests' and its manually graded cells'."""
+    return sum(points_of(c) for c in notebook.cells if is_graded(c))
 
 
 def unscored_parts(notebook: NotebookNode, reason: str) -> list[PartResult]:
     """Every part at 0 points for the same reason (no notebook, unreadable notebook)."""
     return [
-        PartResult(nbgrader_meta(c)["grade_id"], 0.0, float(nbgrader_meta(c).get("points", 0)), reason)
-        for c in graded_cells(notebook)
+        PartResult(nbgrader_meta(c)["grade_id"], 0.0, points_of(c), reason, kind=part_kind(c))
+        for c in notebook.cells
+        if is_graded(c)
     ]
 
 
-def score_parts(executed: NotebookNode, reference: "Reference") -> list[PartResult]:
-    """One PartResult per test cell of an executed notebook, judged against the reference run."""
+def score_parts(
+    executed: NotebookNode,
+    reference: "Reference",
+    release: NotebookNode | None = None,
+    task_work: dict[str, str] | None = None,
+) -> list[PartResult]:
+    """One PartResult per graded cell of an executed notebook, in order.
+
+    Tests are judged against the reference run. A written part takes the student's text from the
+    executed notebook (an answer) or from `task_work` (a task); it is unanswered when it equals the
+    `release`'s cell.
+    """
+    released = {nbgrader_meta(c)["grade_id"]: c.source for c in (release.cells if release else [])}
     results = []
-    for cell in graded_cells(executed):
-        meta = nbgrader_meta(cell)
-        points = float(meta.get("points", 0))
-        expected = reference.observed.get(meta["grade_id"], [])
+    for cell in executed.cells:
+        if not is_graded(cell):
+            continue
+        grade_id, points = nbgrader_meta(cell)["grade_id"], points_of(cell)
+        if is_manually_graded(cell):
+            written = (task_work or {}).get(grade_id, "") if is_task(cell) else cell.source
+            results.append(_written_part(grade_id, points, part_kind(cell), written, released.get(grade_id)))
+            continue
+        expected = reference.observed.get(grade_id, [])
         problem = failure_message(cell) or judge(expected, observations(cell))
-        results.append(PartResult(meta["grade_id"], 0.0 if problem else points, points, problem))
+        results.append(PartResult(grade_id, 0.0 if problem else points, points, problem))
     return results
+
+
+def _written_part(grade_id: str, points: float, kind: PartKind, written: str, stub: str | None) -> PartResult:
+    unanswered = not written.strip() or (kind == PartKind.ANSWER and written.strip() == (stub or "").strip())
+    if unanswered:
+        return PartResult(grade_id, 0.0, points, "not answered", kind=kind)
+    return PartResult(grade_id, 0.0, points, NEEDS_MANUAL_GRADE, kind=kind, answer=written, pending=True)
 
 
 def canary_passed(executed: NotebookNode) -> bool:

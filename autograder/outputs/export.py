@@ -3,6 +3,8 @@
 `export_grades` writes, next to the gradebook:
 
 - `grades.csv`, always: `student_id,assignment,score,max_score,status`, one row per student.
+- `questions.csv`, always: one row per student and graded part (test, written answer or task), with
+  its points, whether it still waits for a TA, and the reason for lost points or the TA's comment.
 - `canvas.csv` (`--format canvas`): the CSV that Canvas's *Grades → Import* accepts, in the layout
   of Canvas's own gradebook export: `Student`, `ID` (Canvas user id), `SIS User ID`, `SIS Login ID`,
   `Section`, then one column named after the assignment, and a `Points Possible` row under the
@@ -22,7 +24,8 @@
   `Last modified (grade)` and `Feedback comments` by their English names, so upload it with
   Moodle's interface in English; the other columns are for the reader. The grade uses a decimal
   point, which Moodle accepts in every language.
-- `feedback.zip`: every feedback page, as `<student_id>/<notebook>.html`, to hand out by any means.
+- `feedback.zip`: every feedback page, as `<student_id>/<notebook>.html`, to hand out by any means;
+  a page whose written parts still wait for a TA is held back until they are graded (every zip).
 - `feedback-moodle.zip` (`--format moodle`): the same pages in the layout of Moodle's
   *Upload multiple feedback files in a zip*: one folder per student named as in Moodle's own
   download, `Full Name_<participant id>_assignfeedback_file_/<notebook>.html` (Moodle reads the
@@ -59,9 +62,24 @@ GRADES_HEADER = [
     "raw_score",
     "late_hours",
     "penalty",
+    "needs_manual_grade",
 ]
 """grades.csv's columns: the first five as before, then who the student is in the LMS (empty without a
-roster), the points before the late penalty, how late (0: on time or no deadline) and the penalty."""
+roster), the points before the late penalty, how late (0: on time or no deadline), the penalty and how
+many written parts still wait for a TA (the score counts them as 0 until then)."""
+QUESTIONS_HEADER = [
+    "student_id",
+    "assignment",
+    "notebook",
+    "question",
+    "kind",
+    "points",
+    "max_points",
+    "needs_manual_grade",
+    "note",
+]
+"""questions.csv's columns: one row per student and graded part; `note` is why points were lost, or the
+TA's comment on a written part."""
 FORMATS = ("csv", "canvas", "moodle")
 """What `--format` accepts; `csv` (grades.csv) is written whatever is asked."""
 
@@ -99,6 +117,11 @@ class StudentTotal:
     grades: tuple[NotebookGrade, ...]
 
     @property
+    def pending(self) -> int:
+        """How many written parts of the student's notebooks still wait for a TA."""
+        return sum(len(g.pending_manual) for g in self.grades)
+
+    @property
     def lms_id(self) -> str:
         return self.student.lms_user_id or self.student.student_id
 
@@ -122,7 +145,7 @@ def check_formats(formats: tuple[str, ...] | list[str]) -> tuple[str, ...]:
 def export_paths(out_dir: Path, formats: tuple[str, ...] | list[str] = ()) -> list[Path]:
     """Every file `export_grades` writes for `formats`, in the order it writes them."""
     formats = check_formats(formats)
-    paths = [out_dir / "grades.csv", out_dir / "feedback.zip"]
+    paths = [out_dir / "grades.csv", out_dir / "questions.csv", out_dir / "feedback.zip"]
     if "canvas" in formats:
         paths.append(out_dir / "canvas.csv")
     if "moodle" in formats:
@@ -146,6 +169,7 @@ def export_grades(
     now = now or datetime.now(UTC)
     totals = student_totals(grades, roster or {})
     write_grades_csv(out_dir / "grades.csv", grades, roster)
+    write_questions_csv(out_dir / "questions.csv", grades)
     write_feedback_zip(out_dir / "feedback.zip", out_dir, grades, now)
     if "canvas" in formats:
         write_canvas_csv(out_dir / "canvas.csv", totals)
@@ -190,10 +214,37 @@ def write_grades_csv(
             f"{sum(g.raw_score for g in t.grades):g}",
             f"{max(g.late_seconds for g in t.grades) / 3600:.2f}".rstrip("0").rstrip("."),
             f"{sum(g.penalty for g in t.grades):g}",
+            str(t.pending),
         ]
         for t in student_totals(grades, roster or {})
     ]
     _write_csv(path, [GRADES_HEADER, *rows])
+
+
+def write_questions_csv(path: Path, grades: list[NotebookGrade]) -> None:
+    """Write one row per student and graded part: the per-question scores, written parts included."""
+    rows = [
+        [
+            grade.student_id,
+            grade.assignment,
+            grade.notebook,
+            part.grade_id,
+            str(part.kind),
+            f"{part.points:g}",
+            f"{part.max_points:g}",
+            "1" if part.pending else "0",
+            part.comment if part.is_manual and not part.pending else part.message,
+        ]
+        for grade in sorted(grades, key=lambda g: (g.student_id, g.notebook))
+        for part in grade.parts
+    ]
+    _write_csv(path, [QUESTIONS_HEADER, *rows])
+
+
+def released_pages(out_dir: Path, grades: tuple[NotebookGrade, ...] | list[NotebookGrade]) -> list[Path]:
+    """The feedback pages of `grades` that may go to students: those with nothing waiting for a TA."""
+    pages = [feedback_path(out_dir, g) for g in grades if not g.pending_manual]
+    return [page for page in pages if page.is_file()]
 
 
 def write_canvas_csv(path: Path, totals: list[StudentTotal], assignment_id: str = "") -> None:
@@ -238,7 +289,7 @@ def feedback_comment(total: StudentTotal) -> str:
         f"{part.grade_id} ({part.message})" if part.message else part.grade_id
         for grade in total.grades
         for part in grade.parts
-        if part.points < part.max_points
+        if part.points < part.max_points and not part.pending
     ]
     penalty = sum(g.penalty for g in total.grades)
     sentences = [f"Score {_number(total.score)} / {_number(total.max_score)}."]
@@ -246,18 +297,18 @@ def feedback_comment(total: StudentTotal) -> str:
         sentences.append(f"Late hand-in: {_number(penalty)} points off.")
     if lost:
         sentences.append("Lost points: " + "; ".join(lost) + ".")
-    sentences.append("Details in the attached feedback page.")
+    if total.pending:
+        sentences.append(f"{total.pending} written part(s) wait for a TA and count 0 until then.")
+    else:
+        sentences.append("Details in the attached feedback page.")
     # Moodle stores the comment as HTML: escaped, a student's `<` in a message stays text.
     return escape(" ".join(sentences), quote=False)
 
 
 def write_feedback_zip(path: Path, out_dir: Path, grades: list[NotebookGrade], now: datetime) -> None:
-    """Pack every feedback page of `grades` that exists as `<student_id>/<notebook>.html`."""
-    files = {}
-    for grade in sorted(grades, key=lambda g: (g.student_id, g.notebook)):
-        page = feedback_path(out_dir, grade)
-        if page.is_file():
-            files[f"{grade.student_id}/{page.name}"] = page
+    """Pack the released feedback pages of `grades` as `<student_id>/<notebook>.html`."""
+    ordered = sorted(grades, key=lambda g: (g.student_id, g.notebook))
+    files = {f"{page.parent.name}/{page.name}": page for page in released_pages(out_dir, ordered)}
     _write_zip(path, files, now)
 
 
@@ -266,10 +317,8 @@ def write_moodle_feedback_zip(path: Path, out_dir: Path, totals: list[StudentTot
     files = {}
     for total in totals:
         folder = f"{moodle_folder_name(total.student)}_{total.lms_id}_{MOODLE_FEEDBACK_PLUGIN}_"
-        for grade in total.grades:
-            page = feedback_path(out_dir, grade)
-            if page.is_file():
-                files[f"{folder}/{page.name}"] = page
+        for page in released_pages(out_dir, total.grades):
+            files[f"{folder}/{page.name}"] = page
     _write_zip(path, files, now)
 
 

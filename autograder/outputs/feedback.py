@@ -12,13 +12,22 @@ import re
 from html import escape
 from pathlib import Path
 
+import nbformat
 from latex2mathml.converter import convert as tex_to_mathml
 from markdown_it import MarkdownIt
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 from nbformat import NotebookNode
 
-from autograder.core.cells import is_answer, is_grader_cell, is_student_cell, is_test, nbgrader_meta
-from autograder.core.model import NotebookGrade
+from autograder.core.cells import (
+    is_answer,
+    is_graded,
+    is_grader_cell,
+    is_manual_answer,
+    is_student_cell,
+    is_test,
+    nbgrader_meta,
+)
+from autograder.core.model import NotebookGrade, PartResult
 from autograder.outputs.pages import page
 
 
@@ -46,7 +55,7 @@ def part_names(notebook: NotebookNode) -> dict[str, str]:
         if cell.cell_type == "markdown":
             titles = re.findall(r"^#{1,4}\s+(.+?)\s*#*\s*$", cell.source, flags=re.M)
             heading = titles[-1] if titles else heading
-        elif is_test(cell) and heading:
+        elif is_graded(cell) and heading:
             under.setdefault(heading, []).append(nbgrader_meta(cell)["grade_id"])
     return {
         grade_id: heading if len(ids) == 1 else f"{heading} ({grade_id})"
@@ -60,10 +69,35 @@ def feedback_path(out_dir: Path, grade: NotebookGrade) -> Path:
     return out_dir / "feedback" / grade.student_id / Path(grade.notebook).with_suffix(".html").name
 
 
+def graded_notebook_path(out_dir: Path, grade: NotebookGrade) -> Path:
+    """Where the notebook as it was graded is kept, to write its page again when a TA grades it.
+
+    Under `<out>/graded/`, which holds the hidden tests: for the teacher, never handed out.
+    """
+    return out_dir / "graded" / grade.student_id / Path(grade.notebook).name
+
+
 def write_feedback(path: Path, grade: NotebookGrade, executed: NotebookNode | None) -> None:
     """Write the feedback page of one graded notebook; `executed` is None when nothing ran."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_feedback(grade, executed), encoding="utf-8")
+
+
+def keep_graded_notebook(out_dir: Path, grade: NotebookGrade, executed: NotebookNode | None) -> None:
+    """Keep the executed notebook of a grade with written parts, for `rewrite_feedback`."""
+    path = graded_notebook_path(out_dir, grade)
+    if executed is None or not any(part.is_manual for part in grade.parts):
+        path.unlink(missing_ok=True)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(nbformat.writes(executed), encoding="utf-8")
+
+
+def rewrite_feedback(out_dir: Path, grade: NotebookGrade) -> None:
+    """Write a page again with what the TAs gave its written parts, from the notebook kept at grading."""
+    kept = graded_notebook_path(out_dir, grade)
+    executed = nbformat.reads(kept.read_text(encoding="utf-8"), as_version=4) if kept.exists() else None
+    write_feedback(feedback_path(out_dir, grade), grade, executed)
 
 
 def render_feedback(grade: NotebookGrade, executed: NotebookNode | None) -> str:
@@ -80,11 +114,20 @@ def render_feedback(grade: NotebookGrade, executed: NotebookNode | None) -> str:
     names = part_names(executed) if executed is not None else {}
     for part in grade.parts:
         css = "pass" if part.points == part.max_points else "fail"
+        if part.pending:
+            css, points = "pending", f"? / {part.max_points:g}"
+        else:
+            points = f"{part.points:g} / {part.max_points:g}"
         body.append(
             f"<tr class='{css}'><td>{_markdown.renderInline(names.get(part.grade_id, part.grade_id))}</td>"
-            f"<td>{part.points:g} / {part.max_points:g}</td><td>{escape(part.message) or 'passed'}</td></tr>"
+            f"<td>{points}</td><td>{_part_note(part)}</td></tr>"
         )
     body.append("</table>")
+    if grade.pending_manual:
+        body.append(
+            f"<p>{len(grade.pending_manual)} written part(s) wait for a TA; the score above does not count"
+            " them yet.</p>"
+        )
     if grade.late_note:
         body.append(f"<h2>Late</h2><p>{escape(grade.late_note)}</p>")
     for heading, lines in (
@@ -100,7 +143,23 @@ def render_feedback(grade: NotebookGrade, executed: NotebookNode | None) -> str:
     return page(title, body)
 
 
+def _part_note(part: PartResult) -> str:
+    """The table's last column: why points were lost, or what the TA wrote."""
+    if part.is_manual and not part.pending:
+        said = "<br>".join(escape(line) for line in part.comment.splitlines()) or "graded by a TA"
+        return f"<span class='comment'>{said}</span>"
+    if part.pending:
+        return escape(part.message or "waiting for a TA")
+    return escape(part.message) or "passed"
+
+
 def _render_cell(cell: NotebookNode) -> str:
+    if cell.cell_type == "markdown" and is_manual_answer(cell):
+        label = f"your written answer ({nbgrader_meta(cell)['grade_id']})"
+        return (
+            f"<div class='cell answer'><div class='label'>{escape(label)}</div>"
+            f"<div class='written'>{_markdown.render(cell.source)}</div></div>"
+        )
     if cell.cell_type == "markdown":
         return f"<div class='cell'>{_markdown.render(cell.source)}</div>"
     if cell.cell_type != "code":

@@ -4,10 +4,18 @@ Each grade is written in one transaction (its row and its parts together), so a 
 leaves the gradebook with whole grades only, and a finished grade is never lost. A gradebook written
 before grades had late fields (`submitted_at`, `late_seconds`, `penalty`), `evidence` or `sandboxed`
 gets those columns added when it is opened (and its late notes moved out of the repairs).
+
+People's grades of written parts live in tables of their own (`manual_scores`, `rubric_items`), which
+autograding never writes: a re-run replaces a notebook's parts and keeps every TA's score. A grade
+read back carries them in its parts (see `_with_manual_scores`). Saving a score names the version it
+was based on, so two TAs grading at once never overwrite each other unseen (`ManualConflict`).
 """
 
+import hashlib
 import json
 import re
+import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,10 +35,16 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, ProgrammingError
+from sqlalchemy.exc import (
+    ArgumentError,
+    IntegrityError,
+    NoSuchModuleError,
+    OperationalError,
+    ProgrammingError,
+)
 
 from autograder.core.errors import CourseError
-from autograder.core.model import NotebookGrade, PartResult
+from autograder.core.model import ManualScore, NotebookGrade, PartKind, PartResult, RubricItem
 
 _metadata = MetaData()
 
@@ -71,7 +85,53 @@ parts_table = Table(
     Column("points", Float, nullable=False),
     Column("max_points", Float, nullable=False),
     Column("message", Text, nullable=False),
+    Column("kind", String(32), nullable=False, server_default=str(PartKind.TEST)),
+    Column("answer", Text, nullable=False, server_default=""),
+    Column("pending", Integer, nullable=False, server_default="0"),
 )
+
+_added_part_columns = ("kind", "answer", "pending")
+
+manual_table = Table(
+    "manual_scores",
+    _metadata,
+    *(Column(name, String(255), primary_key=True) for name in _key),
+    Column("grade_id", String(255), primary_key=True),
+    Column("items", Text, nullable=False),
+    Column("adjustment", Float, nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("grader", String(255), nullable=False),
+    Column("answer_digest", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+rubric_table = Table(
+    "rubric_items",
+    _metadata,
+    Column("assignment", String(255), primary_key=True),
+    Column("notebook", String(255), primary_key=True),
+    Column("grade_id", String(255), primary_key=True),
+    Column("item_id", String(64), primary_key=True),
+    Column("text", Text, nullable=False),
+    Column("points", Float, nullable=False),
+    Column("position", Integer, nullable=False),
+)
+
+CHANGED_SINCE_GRADED = "the answer changed after it was graded: a TA should look at it again"
+
+
+class ManualConflict(Exception):
+    """Someone else saved this part's grade after it was read; `current` is theirs."""
+
+    def __init__(self, current: ManualScore) -> None:
+        super().__init__(f"{current.grader or 'someone'} graded this answer in the meantime")
+        self.current = current
+
+
+def answer_digest(answer: str) -> str:
+    """A short fingerprint of a written answer, to tell when it changed after a TA graded it."""
+    return hashlib.sha256(answer.encode()).hexdigest()[:32]
 
 
 SUPPORTED = (
@@ -138,8 +198,21 @@ class Gradebook:
                 select(parts_table).filter_by(**key).order_by(parts_table.c.position)
             ).mappings():
                 parts.setdefault(tuple(p[name] for name in _key), []).append(
-                    PartResult(p["grade_id"], p["points"], p["max_points"], p["message"])
+                    PartResult(
+                        p["grade_id"],
+                        p["points"],
+                        p["max_points"],
+                        p["message"],
+                        kind=PartKind(p["kind"]),
+                        answer=p["answer"],
+                        pending=bool(p["pending"]),
+                    )
                 )
+            manual = {
+                (m.assignment, m.student_id, m.notebook, m.grade_id): m
+                for m in self._manual_scores(db, **key)
+            }
+            rubrics = self._rubrics(db, key.get("assignment"))
             grades = [
                 NotebookGrade(
                     student_id=row["student_id"],
@@ -147,7 +220,12 @@ class Gradebook:
                     notebook=row["notebook"],
                     status=row["status"],
                     max_score=row["max_score"],
-                    parts=parts.get(tuple(row[name] for name in _key), []),
+                    parts=_with_manual_scores(
+                        parts.get(tuple(row[name] for name in _key), []),
+                        row,
+                        manual,
+                        rubrics,
+                    ),
                     message=row["message"],
                     repairs=json.loads(row["repairs"]),
                     notices=json.loads(row["notices"]),
@@ -168,6 +246,128 @@ class Gradebook:
                 grade.late_note = old[0].removeprefix(_OLD_LATE_NOTE)
                 grade.repairs = [note for note in grade.repairs if note not in old]
         return grades
+
+    # People's grades of written parts: read and saved by the TA view (`review`) and `review --import`.
+
+    def rubric(self, assignment: str, notebook: str, grade_id: str) -> list[RubricItem]:
+        """The rubric of one written question, in order."""
+        with self.engine.connect() as db:
+            return self._rubrics(db, assignment).get((assignment, notebook, grade_id), [])
+
+    def save_rubric_item(
+        self, assignment: str, notebook: str, grade_id: str, text: str, points: float, item_id: str = ""
+    ) -> RubricItem:
+        """Add a rubric item (no `item_id`) or change one; every answer that has it is re-graded by it."""
+        key = {"assignment": assignment, "notebook": notebook, "grade_id": grade_id}
+        with self.engine.begin() as db:
+            if item_id:
+                position = db.execute(
+                    select(rubric_table.c.position).filter_by(**key, item_id=item_id)
+                ).scalar()
+                db.execute(delete(rubric_table).filter_by(**key, item_id=item_id))
+            else:
+                item_id = uuid.uuid4().hex[:12]
+                position = None
+            if position is None:
+                position = len(db.execute(select(rubric_table.c.item_id).filter_by(**key)).all())
+            db.execute(
+                rubric_table.insert().values(
+                    **key, item_id=item_id, text=text, points=points, position=position
+                )
+            )
+        return RubricItem(item_id, text, points, position)
+
+    def delete_rubric_item(self, assignment: str, notebook: str, grade_id: str, item_id: str) -> None:
+        """Remove a rubric item; the answers that had it lose its points."""
+        with self.engine.begin() as db:
+            db.execute(
+                delete(rubric_table).filter_by(
+                    assignment=assignment, notebook=notebook, grade_id=grade_id, item_id=item_id
+                )
+            )
+
+    def manual_score(
+        self, assignment: str, student_id: str, notebook: str, grade_id: str
+    ) -> ManualScore | None:
+        """A person's stored grade of one written part, or None."""
+        with self.engine.connect() as db:
+            found = self._manual_scores(
+                db, assignment=assignment, student_id=student_id, notebook=notebook, grade_id=grade_id
+            )
+        return found[0] if found else None
+
+    def save_manual_score(self, score: ManualScore) -> ManualScore:
+        """Store a person's grade of a written part, based on the version `score.version` they read.
+
+        Raises ManualConflict, with the stored grade, when someone saved another in the meantime.
+        Returns the stored grade with its new version.
+        """
+        key = {
+            "assignment": score.assignment,
+            "student_id": score.student_id,
+            "notebook": score.notebook,
+            "grade_id": score.grade_id,
+        }
+        saved = replace(score, version=score.version + 1)
+        values = {
+            "items": json.dumps(list(saved.items)),
+            "adjustment": saved.adjustment,
+            "comment": saved.comment,
+            "grader": saved.grader,
+            "answer_digest": saved.answer_digest,
+            "version": saved.version,
+            "updated_at": datetime.now(UTC).replace(tzinfo=None),
+        }
+        try:
+            with self.engine.begin() as db:
+                if score.version == 0:
+                    db.execute(manual_table.insert().values(**key, **values))
+                else:
+                    updated = db.execute(
+                        manual_table.update().filter_by(**key, version=score.version).values(**values)
+                    )
+                    if updated.rowcount != 1:
+                        raise IntegrityError("a newer version is stored", None, Exception())
+        except IntegrityError:
+            current = self.manual_score(score.assignment, score.student_id, score.notebook, score.grade_id)
+            raise ManualConflict(current or score) from None
+        return saved
+
+    def manual_scores_of(self, assignment: str) -> list[ManualScore]:
+        """Every person's grade of a written part of one assignment."""
+        with self.engine.connect() as db:
+            return self._manual_scores(db, assignment=assignment)
+
+    @staticmethod
+    def _manual_scores(db, **key: str) -> list[ManualScore]:
+        rows = db.execute(select(manual_table).filter_by(**key)).mappings()
+        return [
+            ManualScore(
+                assignment=row["assignment"],
+                student_id=row["student_id"],
+                notebook=row["notebook"],
+                grade_id=row["grade_id"],
+                items=tuple(json.loads(row["items"])),
+                adjustment=row["adjustment"],
+                comment=row["comment"],
+                grader=row["grader"],
+                answer_digest=row["answer_digest"],
+                version=row["version"],
+            )
+            for row in rows
+        ]
+
+    @staticmethod
+    def _rubrics(db, assignment: str | None) -> dict[tuple[str, str, str], list[RubricItem]]:
+        query = select(rubric_table).order_by(rubric_table.c.position)
+        if assignment is not None:
+            query = query.filter_by(assignment=assignment)
+        rubrics: dict[tuple[str, str, str], list[RubricItem]] = {}
+        for row in db.execute(query).mappings():
+            rubrics.setdefault((row["assignment"], row["notebook"], row["grade_id"]), []).append(
+                RubricItem(row["item_id"], row["text"], row["points"], row["position"])
+            )
+        return rubrics
 
     def put(self, grade: NotebookGrade) -> None:
         """Store a grade, replacing any earlier one of the same notebook, in one transaction."""
@@ -206,22 +406,55 @@ class Gradebook:
                             "points": p.points,
                             "max_points": p.max_points,
                             "message": p.message,
+                            "kind": str(p.kind),
+                            "answer": p.answer,
+                            "pending": int(p.pending),
                         }
                         for position, p in enumerate(grade.parts)
                     ],
                 )
 
 
-def _add_missing_columns(engine: Engine) -> None:
-    """Add the late columns to a gradebook created before they existed, keeping every grade in it."""
-    present = {column["name"] for column in inspect(engine).get_columns("grades")}
-    missing = [grades_table.c[name] for name in _added_columns if name not in present]
-    if not missing:
-        return
-    with engine.begin() as db:
-        for column in missing:
-            kind = column.type.compile(dialect=engine.dialect)
-            default = column.server_default.arg  # type: ignore[union-attr]
-            db.execute(
-                text(f"ALTER TABLE grades ADD COLUMN {column.name} {kind} NOT NULL DEFAULT '{default}'")
+def _with_manual_scores(
+    parts: list[PartResult],
+    row,
+    manual: dict[tuple, ManualScore],
+    rubrics: dict[tuple[str, str, str], list[RubricItem]],
+) -> list[PartResult]:
+    """The parts of one grade with each written part's score, comment and state from the TAs' tables."""
+    merged = []
+    for part in parts:
+        score = manual.get((row["assignment"], row["student_id"], row["notebook"], part.grade_id))
+        if not part.is_manual or score is None:
+            merged.append(part)
+            continue
+        rubric = rubrics.get((row["assignment"], row["notebook"], part.grade_id), [])
+        changed = part.pending and score.answer_digest != answer_digest(part.answer)
+        merged.append(
+            replace(
+                part,
+                points=score.points(rubric, part.max_points),
+                message=CHANGED_SINCE_GRADED if changed else "",
+                comment=score.feedback(rubric),
+                pending=changed,
             )
+        )
+    return merged
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Add the columns a gradebook created before they existed lacks, keeping every grade in it."""
+    for table, added in ((grades_table, _added_columns), (parts_table, _added_part_columns)):
+        present = {column["name"] for column in inspect(engine).get_columns(table.name)}
+        missing = [table.c[name] for name in added if name not in present]
+        if not missing:
+            continue
+        with engine.begin() as db:
+            for column in missing:
+                kind = column.type.compile(dialect=engine.dialect)
+                default = column.server_default.arg  # type: ignore[union-attr]
+                db.execute(
+                    text(
+                        f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind} NOT NULL DEFAULT '{default}'"
+                    )
+                )

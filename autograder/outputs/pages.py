@@ -13,7 +13,7 @@ table { border-collapse: collapse; margin: 1rem 0; } td, th { border: 1px solid 
 pre { background: #f6f6f6; padding: .6rem; overflow-x: auto; border-radius: 4px; }
 .cell { margin: 1rem 0; } .label { font-size: .8rem; color: #555; text-transform: uppercase; letter-spacing: .04em; }
 .answer pre.source { border-left: 4px solid #0072b2; } .test pre.source { border-left: 4px solid #e69f00; }
-.error { color: #a4161a; font-weight: 600; }
+.error { color: #a4161a; font-weight: 600; } .pending { color: #8a5a00; }
 """
 
 

@@ -1,7 +1,8 @@
 """Report: one offline HTML page for the teacher about a whole grading run.
 
-It answers three questions: how did the class do (a histogram of the scores, the runtimes), which
-parts did most students fail (the ones to teach again), and which hand-ins need a human look
+It answers four questions: how did the class do (a histogram of the scores, the runtimes), which
+parts did most students fail (the ones to teach again), how many written answers still wait for a
+TA, per question, and which hand-ins need a human look
 (errors, time-outs, repaired notebooks, late hand-ins, suspected tampering and code that
 reaches into the grading machinery, with its lines). The page loads nothing: the histogram is
 an inline PNG, so it opens offline and can be mailed as it is.
@@ -52,6 +53,7 @@ def render_report(assignment: str, grades: list[NotebookGrade], names: dict[str,
             f"<td>{points:g}</td></tr>"
         )
     body.append("</table>")
+    body.append(_waiting(grades))
     look = [
         g for g in grades if g.status != Status.GRADED or g.repairs or g.notices or g.evidence or g.is_late
     ]
@@ -75,6 +77,8 @@ def _pass_rates(grades: list[NotebookGrade]) -> list[tuple[str, int, int, float]
     counts: dict[str, list[float]] = {}
     for grade in grades:
         for part in grade.parts:
+            if part.pending:
+                continue
             row = counts.setdefault(part.grade_id, [0, 0, part.max_points])
             row[0] += part.points == part.max_points
             row[1] += 1
@@ -82,6 +86,31 @@ def _pass_rates(grades: list[NotebookGrade]) -> list[tuple[str, int, int, float]
         ((p, int(n), int(t), points) for p, (n, t, points) in counts.items()),
         key=lambda row: (row[1] / row[2], row[0]),
     )
+
+
+def _waiting(grades: list[NotebookGrade]) -> str:
+    """How many of each written question's answers a TA has still to grade; '' without written parts."""
+    questions: dict[tuple[str, str], list[int]] = {}
+    for grade in grades:
+        for part in grade.parts:
+            if part.is_manual:
+                row = questions.setdefault((grade.notebook, part.grade_id), [0, 0])
+                row[0] += part.pending
+                row[1] += 1
+    if not questions:
+        return ""
+    waiting = sum(n for n, _ in questions.values())
+    rows = [
+        f"<h2>Written answers waiting for a TA ({waiting})</h2>",
+        "<table><tr><th>question</th><th>notebook</th><th>waiting</th></tr>",
+        *(
+            f"<tr><td>{escape(grade_id)}</td><td>{escape(notebook)}</td>"
+            f"<td class='{'pending' if n else 'pass'}'>{n} of {total}</td></tr>"
+            for (notebook, grade_id), (n, total) in sorted(questions.items())
+        ),
+        "</table>",
+    ]
+    return "".join(rows)
 
 
 def _histogram(assignment: str, grades: list[NotebookGrade]) -> str:

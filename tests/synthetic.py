@@ -1,0 +1,87 @@
+"""Small courses made up in a test: notebooks built cell by cell, so a test of the tool does not lean on
+the course's own assignments (whose content changes with the teaching).
+
+    course = write_course(tmp_path, "essay", [given("import numpy as np"), answer("square", "def square(x):..."),
+                                               check("test_square", "observe('s', square(3))", points=1)])
+"""
+
+from pathlib import Path
+
+import nbformat
+from nbformat import NotebookNode
+
+from autograder.authoring.release import release
+from autograder.core.course import Course
+
+
+def _cell(kind: str, source: str, grade_id: str, **meta) -> NotebookNode:
+    nbgrader = {
+        "grade": False,
+        "solution": False,
+        "locked": False,
+        "task": False,
+        "grade_id": grade_id,
+        "schema_version": 3,
+    } | meta
+    new = nbformat.v4.new_code_cell if kind == "code" else nbformat.v4.new_markdown_cell
+    return new(source, metadata={"nbgrader": nbgrader})
+
+
+def given(source: str, grade_id: str = "", kind: str = "code") -> NotebookNode:
+    """A locked cell (code or markdown) the students get as it is."""
+    return _cell(kind, source, grade_id or f"given_{abs(hash(source)) % 10**8}", locked=True)
+
+
+def answer(grade_id: str, solution: str) -> NotebookNode:
+    """An autograded answer: `solution` should hold `### BEGIN SOLUTION` / `### END SOLUTION`."""
+    return _cell("code", solution, grade_id, solution=True)
+
+
+def check(grade_id: str, source: str, points: float) -> NotebookNode:
+    """An autograded test cell worth `points`."""
+    return _cell("code", source, grade_id, grade=True, locked=True, points=points)
+
+
+def written(grade_id: str, model_answer: str, points: float, kind: str = "markdown") -> NotebookNode:
+    """nbgrader's "manually graded answer" (markdown or code); its source may hold a mark scheme."""
+    return _cell(kind, model_answer, grade_id, grade=True, solution=True, points=points)
+
+
+def task(grade_id: str, text: str, points: float) -> NotebookNode:
+    """nbgrader's "manually graded task": a locked text whose work the student writes below it."""
+    return _cell("markdown", text, grade_id, task=True, locked=True, points=points)
+
+
+def write_course(root: Path, assignment: str, cells: list[NotebookNode], notebook: str = "") -> Course:
+    """A course at `root` with one assignment of one notebook made of `cells`, released."""
+    notebook = notebook or f"{assignment}.ipynb"
+    path = root / "source_notebooks" / assignment / notebook
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    course = Course(root)
+    release(course, [assignment])
+    return course
+
+
+def hand_in(
+    course: Course,
+    assignment: str,
+    fill: dict[str, str],
+    below: dict[str, list[NotebookNode]] | None = None,
+    notebook: str = "",
+) -> NotebookNode:
+    """The released notebook as a student hands it in: the cells named in `fill` (grade_id -> source)
+    filled in, and the new cells of `below` (grade_id -> cells) added under the cell of that id."""
+    notebook = notebook or f"{assignment}.ipynb"
+    nb = nbformat.read(course.release_root / assignment / notebook, as_version=4)
+    cells = []
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in fill:
+            cell.source = fill[grade_id]
+        cells.append(cell)
+        cells.extend((below or {}).get(grade_id, []))
+    nb.cells = cells
+    return nb
