@@ -5,7 +5,7 @@ The folders are the architecture, and `lint-imports` (in `make lint`) keeps it s
 - `core`: shared primitives (errors, settings, the course, the data model, cell metadata, late policy).
 - `intake`: from an LMS download or a folder to one notebook per student.
 - `grading`: one hand-in from its cells to its points, in a sandboxed kernel, judged outside it.
-- `outputs`: the gradebook, feedback pages, the teacher's report, LMS grade files.
+- `outputs`: the gradebook, feedback pages, the teacher's report, LMS grade files, nbgrader's feedback tree.
 - `authoring`: release, publish, and the mutants that measure the tests.
 - On top: `grade` (the pipeline from hand-ins to outputs), `check` (the tests' strength),
   `similarity` (alike answers), and `cli`, a thin layer over them.
