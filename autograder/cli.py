@@ -3,6 +3,7 @@
 Every user error ends in one clear line and a non-zero exit, never in a traceback.
 """
 
+import getpass
 import shlex
 import sys
 import time
@@ -33,6 +34,8 @@ from autograder.intake.roster import read_roster
 from autograder.outputs.export import FORMATS, NO_ROSTER_NOTE, check_formats, export_paths
 from autograder.outputs.gradebook import Gradebook, sqlite_url
 from autograder.outputs.nbgrader import SECRET_FILE, write_nbgrader_feedback
+from autograder.review.app import ReviewApp
+from autograder.review.questions import import_scores, questions
 
 _course_option = click.option(
     "--course",
@@ -350,6 +353,86 @@ def export_command(assignment: str, out_dir: Path, db_url: str | None, formats: 
     if not grades:
         raise click.ClickException(f"the gradebook holds no grades of {assignment!r}")
     _print_outputs(out_dir, formats)
+
+
+@cli.command("review")
+@click.argument("assignment")
+@_out_option("The folder `grade --out` wrote to: its outputs are written again with the TAs' grades.")
+@_db_option
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=0, help="Port on 127.0.0.1 [default: a free one]."
+)
+@click.option(
+    "--grader", default=getpass.getuser, show_default="your user name", help="Name kept with each grade."
+)
+@click.option("--show-names", is_flag=True, help="Show who wrote each answer (grading is blind by default).")
+@click.option(
+    "--import",
+    "import_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Store the scores of a CSV file (student_id,question,points; optional notebook,comment,grader)"
+    " instead of serving the TA view.",
+)
+@_course_option
+def review_command(
+    assignment: str,
+    out_dir: Path,
+    db_url: str | None,
+    port: int,
+    grader: str,
+    show_names: bool,
+    import_file: Path | None,
+    course_root: Path,
+) -> None:
+    """Grade ASSIGNMENT's written answers (nbgrader's manually graded cells), question by question.
+
+    Serves the TA view on 127.0.0.1 and prints its secret link: one question is read in every
+    student's notebook in a row, blind by default, with its mark scheme beside and a rubric of
+    reusable comments. Several TAs can grade at once on one PostgreSQL gradebook (--db). Stop it with
+    Ctrl-C: grades.csv, the LMS files, the report and the feedback pages are then written again.
+
+    Example: autograder review warmup --out _build/grades/warmup
+    """
+    with _user_errors():
+        course = Course(course_root)
+        course.require(assignment)
+        database = db_url or sqlite_url(out_dir / GRADEBOOK_FILE)
+        if db_url is None and not (out_dir / GRADEBOOK_FILE).is_file():
+            raise CourseError(
+                f"no gradebook in {out_dir}: grade first (`autograder grade {assignment} ... --out {out_dir}`)"
+            )
+        gradebook = Gradebook(database)
+        try:
+            if import_file is not None:
+                stored = import_scores(gradebook, course, assignment, import_file)
+                click.echo(f"stored {stored} TA scores from {import_file}")
+            else:
+                _serve_review(course, assignment, out_dir, gradebook, grader, show_names, port)
+            write_outputs(out_dir, assignment, gradebook)
+        finally:
+            gradebook.close()
+    _print_outputs(out_dir, ())
+
+
+def _serve_review(
+    course: Course, assignment: str, out_dir: Path, gradebook: Gradebook, grader: str, names: bool, port: int
+) -> None:
+    """Serve the TA view until Ctrl-C or SIGTERM."""
+    roster = {s: who.name for s, who in read_roster(out_dir).items()}
+    app = ReviewApp(assignment, questions(course, assignment), gradebook, grader, not names, roster)
+    if not app.questions:
+        raise CourseError(f"{assignment} has no manually graded answers or tasks: nothing to review")
+    server = app.serve(port)
+    host, bound = server.server_address[:2]
+    click.echo(f"TA view of {assignment}: http://{host}:{bound}/?token={app.token}")
+    click.echo(f"grading as {grader}; Ctrl-C stops it and writes the outputs")
+    try:
+        with stop_on_signals():
+            server.serve_forever()
+    except KeyboardInterrupt:  # Interrupted is one too
+        click.echo("stopped; writing the outputs")
+    finally:
+        server.server_close()
 
 
 @cli.command("nbgrader-feedback")

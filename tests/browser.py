@@ -132,16 +132,12 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def browse(site: Path, profile: Path) -> Iterator[tuple[DevTools, str]]:
-    """Serve `site` on loopback and open Chromium on it; yield the DevTools client and the site's base URL."""
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(site))
-    )
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+def chromium(profile: Path) -> Iterator[DevTools]:
+    """Headless Chromium with its profile in `profile`; yield the DevTools client of its page."""
     with contextlib.closing(__import__("socket").socket()) as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    chromium = subprocess.Popen(
+    process = subprocess.Popen(
         [
             CHROMIUM,
             *CHROMIUM_FLAGS,
@@ -164,8 +160,21 @@ def browse(site: Path, profile: Path) -> Iterator[tuple[DevTools, str]]:
         browser = DevTools(page["webSocketDebuggerUrl"])
         for domain in ("Network", "Page", "Runtime"):
             browser.call(f"{domain}.enable")
-        yield browser, f"http://127.0.0.1:{server.server_address[1]}"
+        yield browser
     finally:
-        chromium.terminate()
-        chromium.wait(10)
+        process.terminate()
+        process.wait(10)
+
+
+@contextlib.contextmanager
+def browse(site: Path, profile: Path) -> Iterator[tuple[DevTools, str]]:
+    """Serve `site` on loopback and open Chromium on it; yield the DevTools client and the site's base URL."""
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(site))
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with chromium(profile) as browser:
+            yield browser, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
         server.shutdown()

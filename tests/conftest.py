@@ -72,6 +72,15 @@ def site(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def postgres_url():
+    """A throw-away PostgreSQL server on loopback, shared by every test that needs one (see postgres.py)."""
+    from postgres import postgres_server
+
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
 def plt():
     """matplotlib's pyplot, drawing off-screen."""
     import matplotlib

@@ -11,7 +11,9 @@ import nbformat
 from nbformat import NotebookNode
 
 from autograder.authoring.release import release
+from autograder.core.config import GradingSettings
 from autograder.core.course import Course
+from autograder.grade import grade_assignment
 
 
 def _cell(kind: str, source: str, grade_id: str, **meta) -> NotebookNode:
@@ -85,3 +87,46 @@ def hand_in(
         cells.extend((below or {}).get(grade_id, []))
     nb.cells = cells
     return nb
+
+
+SCHEME = "=== BEGIN MARK SCHEME ===\nFull marks: names the zero gradient for x < 0.\n=== END MARK SCHEME ==="
+ESSAY = [
+    given("import numpy as np"),
+    given("## Part 1: ReLU", kind="markdown"),
+    answer("relu", "def relu(x):\n    ### BEGIN SOLUTION\n    return np.maximum(x, 0)\n    ### END SOLUTION"),
+    check("test_relu", "observe('relu', relu(np.array([-1.0, 2.0])))", points=2),
+    given("## Part 2: why ReLU\n\nWhy does $\\max(0, x)$ train deep networks well?", kind="markdown"),
+    written("why", f"ReLU's gradient is 0 for negative inputs.\n\n{SCHEME}", points=3),
+    task("plot", f"## Part 3: plot relu on [-2, 2] and say what you see\n\n{SCHEME}", points=2),
+    given("## The end", kind="markdown"),
+]
+"""A made-up assignment with one autograded part (2 points), one written answer (3) and one task (2)."""
+RELU = "def relu(x):\n    return np.maximum(x, 0)"
+
+
+PLOT_WORK = [nbformat.v4.new_markdown_cell("It is flat, then a straight line: $y = x$ for $x > 0$.")]
+ESSAY_CLASS = {
+    "ada": ({"relu": RELU, "why": "Negative inputs give *zero* gradient."}, {"plot": PLOT_WORK}),
+    "bo": ({"relu": RELU}, {}),
+    "cy": ({}, {}),
+}
+"""ada answers everything, bo only the code, cy nothing: student id -> (filled cells, cells added below)."""
+
+
+def grade_essay_class(
+    root: Path, students: dict[str, tuple[dict, dict]] = ESSAY_CLASS, db_url: str | None = None
+) -> tuple[Course, Path, Path, GradingSettings]:
+    """The essay assignment graded for `students` (see ESSAY_CLASS), on one worker, into `db_url`.
+
+    Returns the course, the submissions folder, the output folder and the settings it was graded with.
+    """
+    course = write_course(root, "essay", ESSAY)
+    hand_ins = {student: hand_in(course, "essay", fill, below) for student, (fill, below) in students.items()}
+    submissions = root / "submissions"
+    for student, notebook in hand_ins.items():
+        (submissions / student).mkdir(parents=True)
+        nbformat.write(notebook, submissions / student / "essay.ipynb")
+    out = root / "out"
+    settings = GradingSettings(workers=1, reference_cache=str(root / "references"))
+    grade_assignment(course, "essay", submissions, out, db_url, settings=settings)
+    return course, submissions, out, settings

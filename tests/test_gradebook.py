@@ -2,7 +2,6 @@
 
 import pytest
 from conftest import REPO
-from postgres import postgres_server
 
 from autograder.core.errors import CourseError
 from autograder.core.model import NotebookGrade, PartResult
@@ -10,12 +9,6 @@ from autograder.grade import grade_assignment
 from autograder.outputs.gradebook import Gradebook, sqlite_url
 
 DEMO = REPO / "demo" / "warmup"
-
-
-@pytest.fixture(scope="module")
-def postgres_url():
-    with postgres_server() as url:
-        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -10,9 +10,8 @@ from dataclasses import replace
 
 import nbformat
 import pytest
-from synthetic import answer, check, given, hand_in, task, write_course, written
+from synthetic import grade_essay_class
 
-from autograder.core.config import GradingSettings
 from autograder.core.model import ManualScore, PartKind
 from autograder.grade import grade_assignment, write_outputs
 from autograder.outputs.gradebook import (
@@ -23,19 +22,6 @@ from autograder.outputs.gradebook import (
     sqlite_url,
 )
 
-SCHEME = "=== BEGIN MARK SCHEME ===\nFull marks: names the zero gradient for x < 0.\n=== END MARK SCHEME ==="
-CELLS = [
-    given("import numpy as np"),
-    given("## Part 1: ReLU", kind="markdown"),
-    answer("relu", "def relu(x):\n    ### BEGIN SOLUTION\n    return np.maximum(x, 0)\n    ### END SOLUTION"),
-    check("test_relu", "observe('relu', relu(np.array([-1.0, 2.0])))", points=2),
-    given("## Part 2: why ReLU", kind="markdown"),
-    written("why", f"ReLU's gradient is 0 for negative inputs.\n\n{SCHEME}", points=3),
-    task("plot", f"## Part 3: plot relu on [-2, 2] and say what you see\n\n{SCHEME}", points=2),
-    given("## The end", kind="markdown"),
-]
-RELU = "def relu(x):\n    return np.maximum(x, 0)"
-
 
 def read_csv(path) -> list[dict]:
     with path.open(newline="") as handle:
@@ -44,25 +30,8 @@ def read_csv(path) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """A class of three, graded once: ada answers everything, bo only the code, cy leaves it all."""
-    root = tmp_path_factory.mktemp("course")
-    course = write_course(root, "essay", CELLS)
-    work = [nbformat.v4.new_markdown_cell("It is flat, then a straight line: $y = x$ for $x > 0$.")]
-    hand_ins = {
-        "ada": hand_in(
-            course, "essay", {"relu": RELU, "why": "Negative inputs give *zero* gradient."}, {"plot": work}
-        ),
-        "bo": hand_in(course, "essay", {"relu": RELU}),
-        "cy": hand_in(course, "essay", {}),
-    }
-    submissions = root / "submissions"
-    for student, notebook in hand_ins.items():
-        (submissions / student).mkdir(parents=True)
-        nbformat.write(notebook, submissions / student / "essay.ipynb")
-    out = root / "out"
-    settings = GradingSettings(workers=1, reference_cache=str(root / "references"))
-    grade_assignment(course, "essay", submissions, out, settings=settings)
-    return course, submissions, out, settings
+    """The essay class, graded once: ada answers everything, bo only the code, cy leaves it all."""
+    return grade_essay_class(tmp_path_factory.mktemp("essay"))
 
 
 def test_written_parts_count_in_the_maximum_and_wait_for_a_ta(graded) -> None:

@@ -147,7 +147,9 @@ def match_answers(release: NotebookNode, submission: NotebookNode) -> MatchedAns
             continue
         original = released or (_released_original(cell, release_other) if cell.cell_type == "code" else None)
         if task and original is None:
-            result.task_work[task] = f"{result.task_work[task]}\n\n{cell.source}".strip()
+            # Kept as markdown for the TA: code cells fenced, so they read as code.
+            work = cell.source if cell.cell_type == "markdown" else f"```python\n{cell.source.strip()}\n```"
+            result.task_work[task] = f"{result.task_work[task]}\n\n{work}".strip()
         elif original is not None:
             task = ""  # a given cell ends the task's work
         if cell.cell_type != "code":

@@ -13,9 +13,6 @@ from html import escape
 from pathlib import Path
 
 import nbformat
-from latex2mathml.converter import convert as tex_to_mathml
-from markdown_it import MarkdownIt
-from mdit_py_plugins.dollarmath import dollarmath_plugin
 from nbformat import NotebookNode
 
 from autograder.core.cells import (
@@ -28,21 +25,7 @@ from autograder.core.cells import (
     nbgrader_meta,
 )
 from autograder.core.model import NotebookGrade, PartResult
-from autograder.outputs.pages import page
-
-
-def _math(tex: str, options: dict) -> str:
-    try:
-        return tex_to_mathml(tex, display="block" if options.get("display_mode") else "inline")
-    except Exception:  # noqa: BLE001 (latex2mathml raises many kinds on TeX it cannot read)
-        return f"<code>{escape(tex)}</code>"
-
-
-_markdown = (
-    MarkdownIt("commonmark", {"html": False})
-    .enable("table")
-    .use(dollarmath_plugin, renderer=_math, allow_space=False, allow_digits=False, double_inline=True)
-)
+from autograder.outputs.pages import markdown_html, markdown_inline, page
 
 
 def part_names(notebook: NotebookNode) -> dict[str, str]:
@@ -119,7 +102,7 @@ def render_feedback(grade: NotebookGrade, executed: NotebookNode | None) -> str:
         else:
             points = f"{part.points:g} / {part.max_points:g}"
         body.append(
-            f"<tr class='{css}'><td>{_markdown.renderInline(names.get(part.grade_id, part.grade_id))}</td>"
+            f"<tr class='{css}'><td>{markdown_inline(names.get(part.grade_id, part.grade_id))}</td>"
             f"<td>{points}</td><td>{_part_note(part)}</td></tr>"
         )
     body.append("</table>")
@@ -158,10 +141,10 @@ def _render_cell(cell: NotebookNode) -> str:
         label = f"your written answer ({nbgrader_meta(cell)['grade_id']})"
         return (
             f"<div class='cell answer'><div class='label'>{escape(label)}</div>"
-            f"<div class='written'>{_markdown.render(cell.source)}</div></div>"
+            f"<div class='written'>{markdown_html(cell.source)}</div></div>"
         )
     if cell.cell_type == "markdown":
-        return f"<div class='cell'>{_markdown.render(cell.source)}</div>"
+        return f"<div class='cell'>{markdown_html(cell.source)}</div>"
     if cell.cell_type != "code":
         return ""
     if is_answer(cell):

@@ -1,10 +1,15 @@
-"""Pages: the one skeleton of every HTML page the grader writes (feedback, report, similarity).
+"""Pages: the one skeleton of every HTML page the grader writes (feedback, report, similarity, the TA view).
 
 Each page is one self-contained file: its style inline, its images as data, nothing loaded from
 anywhere, and a Content-Security-Policy that lets no script run, whatever slipped into a notebook.
+Markdown is rendered here too, its math turned into MathML, which browsers draw without any script.
 """
 
 from html import escape
+
+from latex2mathml.converter import convert as tex_to_mathml
+from markdown_it import MarkdownIt
+from mdit_py_plugins.dollarmath import dollarmath_plugin
 
 STYLE = """
 body { font: 16px/1.5 system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #1b1b1b; }
@@ -36,3 +41,27 @@ def page(title: str, body: list[str], style: str = "") -> str:
         + "\n".join(body)
         + "</body></html>\n"
     )
+
+
+def _math(tex: str, options: dict) -> str:
+    try:
+        return tex_to_mathml(tex, display="block" if options.get("display_mode") else "inline")
+    except Exception:  # noqa: BLE001 (latex2mathml raises many kinds on TeX it cannot read)
+        return f"<code>{escape(tex)}</code>"
+
+
+_markdown = (
+    MarkdownIt("commonmark", {"html": False})
+    .enable("table")
+    .use(dollarmath_plugin, renderer=_math, allow_space=False, allow_digits=False, double_inline=True)
+)
+
+
+def markdown_html(text: str) -> str:
+    """Markdown (a notebook's text, a student's written answer) as HTML; raw HTML in it stays text."""
+    return _markdown.render(text)
+
+
+def markdown_inline(text: str) -> str:
+    """One line of markdown as inline HTML (a heading used as a part's name)."""
+    return _markdown.renderInline(text)
