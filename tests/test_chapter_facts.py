@@ -286,3 +286,248 @@ def test_training_page_embeds_every_optimiser_frame(site: Path) -> None:
         "learning rate 0.09 after 80 steps" in alt and "SGD diverges" in alt and "momentum at" in alt
         for alt in alts
     )
+
+
+TRANSFORMERS = "09_transformers"
+
+
+def chapter_definitions(notebook: str, *names: str) -> dict:
+    """Run the definitions of `names` (functions and classes) from the code cells of `notebook`, in the
+    notebook's order, in one namespace that holds only math, torch, nn and F; return the namespace.
+
+    A cell's definitions are its top-level chunks (separated by two blank lines) that start with `def`,
+    `class` or a decorator, up to the first that does not: the checks after them are left out.
+    """
+    import math
+
+    import torch
+
+    namespace = {"math": math, "torch": torch, "nn": torch.nn, "F": torch.nn.functional}
+    cells = [
+        c.source
+        for c in nbformat.read(BOOK / f"{notebook}.ipynb", as_version=4).cells
+        if c.cell_type == "code"
+    ]
+    for source in cells:
+        if not any(re.search(rf"^(?:def|class) {name}\b", source, re.MULTILINE) for name in names):
+            continue
+        definitions = []
+        for chunk in source.split("\n\n\n"):
+            if not chunk.lstrip().startswith(("def ", "class ", "@")):
+                break
+            definitions.append(chunk)
+        exec(compile("\n\n\n".join(definitions), f"{notebook}", "exec"), namespace)
+    missing = [name for name in names if name not in namespace]
+    assert not missing, f"{notebook} defines no {missing}"
+    return namespace
+
+
+def test_transformer_chapter_asserts_its_pinned_facts() -> None:
+    """Does chapter 9 assert its attention against torch's, its multi-head attention against
+    nn.MultiheadAttention, the growth of var(q·k) with d, and a trained loss below the bigram model's;
+    and does it quote the Transformer's BLEU scores as reported, saying where they come from?"""
+    code = code_of(TRANSFORMERS)
+    assert "reference = F.scaled_dot_product_attention(q, k, v)" in code
+    assert "assert torch.allclose(out, reference, atol=1e-6)" in code
+    assert "F.scaled_dot_product_attention(x, x, x, is_causal=True), atol=1e-6)" in code
+    assert "theirs = nn.MultiheadAttention(d_model, n_heads, batch_first=True)" in code
+    assert (
+        "assert torch.allclose(out, reference, atol=1e-5) and torch.allclose(weights, reference_weights"
+        in code
+    )
+    assert "assert abs(var / d - 1) < 0.1 and abs(var_scaled - 1) < 0.1" in code
+    assert "assert val_loss < bigram_loss < math.log(len(chars))" in code
+    text = " ".join(markdown_of(TRANSFORMERS).split())
+    assert "**28.4 BLEU on the WMT 2014 English-to-German translation task**" in text
+    assert "**41.8 BLEU on WMT 2014 English-to-French**" in text
+    assert "**after training for 3.5 days on eight GPUs**" in text
+    assert "as Vaswani et al. report them in the abstract of *Attention is all you need*" in text
+    assert "We quote these numbers; reproducing them" in text
+
+
+def test_transformer_chapter_attention_equals_torch_with_and_without_masks() -> None:
+    """Does the chapter's attention, run here on fresh inputs, equal F.scaled_dot_product_attention with no
+    mask, the causal mask and an arbitrary boolean mask?"""
+    import torch
+
+    ns = chapter_definitions(TRANSFORMERS, "attention", "causal_mask", "padding_mask")
+    attention, causal_mask, padding_mask = ns["attention"], ns["causal_mask"], ns["padding_mask"]
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+    generator = torch.Generator().manual_seed(9)
+    for shape_q, shape_kv, d_v in [
+        ((5, 3), (5, 3), 3),
+        ((2, 4, 11, 16), (2, 4, 11, 16), 7),
+        ((3, 6, 8), (3, 9, 8), 2),
+    ]:
+        q = torch.randn(shape_q, dtype=torch.float64, generator=generator)
+        k = torch.randn(shape_kv, dtype=torch.float64, generator=generator) * 3
+        v = torch.randn((*shape_kv[:-1], d_v), dtype=torch.float64, generator=generator)
+        out, weights = attention(q, k, v)
+        assert torch.allclose(out, sdpa(q, k, v)) and torch.allclose(
+            weights.sum(-1), torch.ones(weights.shape[:-1]).double()
+        )
+        t_q, t_k = q.shape[-2], k.shape[-2]
+        allowed = torch.rand((t_q, t_k), generator=generator) < 0.6
+        allowed[:, 0] = True  # every query sees at least one key
+        assert torch.allclose(attention(q, k, v, allowed)[0], sdpa(q, k, v, attn_mask=allowed))
+        assert torch.all(attention(q, k, v, allowed)[1][..., ~allowed] == 0)
+        if t_q == t_k:
+            assert torch.allclose(attention(q, k, v, causal_mask(t_q))[0], sdpa(q, k, v, is_causal=True))
+    x = torch.randn(3, 6, 4, dtype=torch.float64, generator=generator)
+    mask = padding_mask([6, 2, 4], 6)
+    assert mask.shape == (3, 1, 6) and mask[1, 0].tolist() == [True, True, False, False, False, False]
+    assert torch.allclose(attention(x, x, x, mask)[0], sdpa(x, x, x, attn_mask=mask))
+
+
+def test_transformer_chapter_multi_head_attention_equals_torch_with_copied_weights() -> None:
+    """Does the chapter's MultiHeadAttention equal nn.MultiheadAttention with the same weights, in its outputs
+    and every head's weights, with causal and padding masks, for several widths and numbers of heads?"""
+    import torch
+
+    ns = chapter_definitions(TRANSFORMERS, "attention", "causal_mask", "padding_mask", "MultiHeadAttention")
+    causal_mask, padding_mask = ns["causal_mask"], ns["padding_mask"]
+    torch.manual_seed(3)
+    for d_model, n_heads, t in [(12, 1, 5), (24, 3, 8), (64, 8, 13)]:
+        ours = ns["MultiHeadAttention"](d_model, n_heads).double()
+        theirs = torch.nn.MultiheadAttention(d_model, n_heads, batch_first=True).double()
+        with torch.no_grad():
+            theirs.in_proj_weight.copy_(ours.qkv.weight)
+            theirs.in_proj_bias.copy_(ours.qkv.bias)
+            theirs.out_proj.weight.copy_(ours.out.weight)
+            theirs.out_proj.bias.copy_(ours.out.bias)
+        x = torch.randn(4, t, d_model, dtype=torch.float64)
+        lengths = [t, t - 1, 2, 1]
+        for mask, masks in [
+            (None, {}),
+            (causal_mask(t), {"attn_mask": ~causal_mask(t)}),
+            (padding_mask(lengths, t), {"key_padding_mask": ~padding_mask(lengths, t)[:, 0]}),
+        ]:
+            out, weights = ours(x, mask)
+            expected, expected_weights = theirs(
+                x, x, x, need_weights=True, average_attn_weights=False, **masks
+            )
+            assert torch.allclose(out, expected) and torch.allclose(weights, expected_weights)
+
+
+def test_transformer_chapter_block_equals_torchs_pre_norm_encoder_layer() -> None:
+    """Is the chapter's TransformerBlock nn.TransformerEncoderLayer(norm_first=True, activation="gelu") with
+    the same weights, with and without the causal mask?"""
+    import torch
+
+    ns = chapter_definitions(
+        TRANSFORMERS, "attention", "causal_mask", "MultiHeadAttention", "TransformerBlock"
+    )
+    torch.manual_seed(4)
+    block = ns["TransformerBlock"](d_model=20, n_heads=5, d_hidden=48).double()
+    layer = torch.nn.TransformerEncoderLayer(
+        20, 5, dim_feedforward=48, dropout=0.0, activation="gelu", batch_first=True, norm_first=True
+    ).double()
+    with torch.no_grad():
+        for norm in (block.norm1, block.norm2):  # learned scales and shifts other than 1 and 0
+            norm.weight.uniform_(0.5, 1.5)
+            norm.bias.uniform_(-0.5, 0.5)
+        layer.self_attn.in_proj_weight.copy_(block.attention.qkv.weight)
+        layer.self_attn.in_proj_bias.copy_(block.attention.qkv.bias)
+        layer.self_attn.out_proj.load_state_dict(block.attention.out.state_dict())
+        layer.linear1.load_state_dict(block.mlp[0].state_dict())
+        layer.linear2.load_state_dict(block.mlp[2].state_dict())
+        layer.norm1.load_state_dict(block.norm1.state_dict())
+        layer.norm2.load_state_dict(block.norm2.state_dict())
+    x = torch.randn(3, 10, 20, dtype=torch.float64)
+    with torch.no_grad():
+        assert torch.allclose(block(x)[0], layer(x))
+        assert torch.allclose(block(x, ns["causal_mask"](10))[0], layer(x, src_mask=~ns["causal_mask"](10)))
+
+
+def test_transformer_chapter_positions_are_the_papers_sinusoids() -> None:
+    """Are the chapter's encodings sin(p / 10000^(2i/d)) and cos(...), with PE_p · PE_(p+k) independent of p?"""
+    import math
+
+    import torch
+
+    sinusoidal_positions = chapter_definitions(TRANSFORMERS, "sinusoidal_positions")["sinusoidal_positions"]
+    pe = sinusoidal_positions(50, 12)
+    assert pe.shape == (50, 12)
+    for p in (0, 7, 49):
+        for i in range(6):
+            angle = p / 10000 ** (2 * i / 12)
+            assert math.isclose(pe[p, 2 * i].item(), math.sin(angle), abs_tol=1e-5)
+            assert math.isclose(pe[p, 2 * i + 1].item(), math.cos(angle), abs_tol=1e-5)
+    for k in (1, 3, 17):
+        products = (pe[: 50 - k] * pe[k:]).sum(dim=1)
+        assert torch.allclose(products, products[0].expand_as(products), atol=1e-4)
+
+
+def test_transformer_chapter_tiny_gpt_is_causal_and_counts_its_parameters() -> None:
+    """Does a fresh TinyGPT give logits at a position that no later token changes, and 12d² + 13d parameters
+    per block plus the embedding, the final norm and the head?"""
+    import torch
+
+    ns = chapter_definitions(
+        TRANSFORMERS, "attention", "causal_mask", "MultiHeadAttention", "sinusoidal_positions",
+        "TransformerBlock", "TinyGPT",
+    )  # fmt: skip
+    torch.manual_seed(5)
+    vocab, d = 11, 16
+    model = ns["TinyGPT"](vocab, context=12, d_model=d, n_heads=2, n_layers=3).eval()
+    assert (
+        sum(p.numel() for p in model.parameters())
+        == 3 * (12 * d**2 + 13 * d) + vocab * d + 2 * d + d * vocab + vocab
+    )
+    idx = torch.randint(0, vocab, (2, 12))
+    changed = idx.clone()
+    changed[:, 7:] = (changed[:, 7:] + 1) % vocab
+    with torch.no_grad():
+        logits, weights = model(idx)
+        logits_changed, _ = model(changed)
+    assert logits.shape == (2, 12, vocab) and len(weights) == 3 and weights[0].shape == (2, 2, 12, 12)
+    assert torch.allclose(logits[:, :7], logits_changed[:, :7], atol=1e-6)
+    assert not torch.allclose(logits[:, 7:], logits_changed[:, 7:], atol=1e-3)
+
+
+@pytest.mark.slow
+def test_transformer_page_shows_the_measured_loss_and_embeds_the_attention_frames(site: Path) -> None:
+    """Does chapter 9's page print its checks against torch, a validation loss measured at build time below the
+    bigram model's, generated text, and carry all 2 x 4 x 6 attention frames behind three linked sliders?"""
+    import math
+
+    text = page_text(site, TRANSFORMERS)
+    found = re.search(r"largest difference from F\.scaled_dot_product_attention: ([\d.e+-]+)", text)
+    assert found and float(found.group(1)) < 1e-6
+    assert "with a causal mask, a padding mask and both: equal to F.scaled_dot_product_attention" in text
+    for name in ("no mask", "causal", "causal and padding"):
+        found = re.search(rf"{name}: outputs differ by ([\d.e+-]+), weights by ([\d.e+-]+)", text)
+        assert found and float(found.group(1)) < 1e-5 and float(found.group(2)) < 1e-6, name
+    vocab = re.search(r"([\d,]+) characters, (\d+) different ones", text)
+    assert vocab and int(vocab.group(1).replace(",", "")) > 50_000
+    losses = re.search(
+        r"loss on the training text ([\d.]+), validation loss ([\d.]+) nats per character "
+        r"\(bigram model ([\d.]+), uniform guess ([\d.]+)\)",
+        text,
+    )
+    assert losses, "the measured losses are not on the page"
+    train, val, bigram, uniform = map(float, losses.groups())
+    assert abs(uniform - math.log(int(vocab.group(2)))) < 1e-3
+    assert train < val < bigram < uniform
+    assert re.search(r"--- temperature 0\.7\s+Return the \S", text)
+    assert "28.4 BLEU" in text and "41.8 BLEU" in text
+
+    models = widget_models(text)
+    names = [model["model_name"] for model in models]
+    assert names.count("SelectionSliderModel") == 3
+    assert names.count("StackModel") == 1 + 2 + 2 * 4  # layers; heads per layer; queries per head
+    assert names.count("LinkModel") == 1 + 2 + 2 * 4
+    sliders = [m["state"] for m in models if m["model_name"] == "SelectionSliderModel"]
+    assert [s["description"] for s in sliders] == ["layer", "head", "query position"]
+    assert [len(s["_options_labels"]) for s in sliders] == [2, 4, 6]
+    alts = {
+        match
+        for model in models
+        if model["model_name"] == "HTMLModel"
+        for match in re.findall(r'alt="([^"]*)"', model["state"].get("value", ""))
+    }
+    assert len(alts) == 48
+    assert any(
+        alt.startswith("Attention weights of layer 2, head 4, for the query '.' at position 30")
+        for alt in alts
+    )
