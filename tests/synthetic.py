@@ -130,3 +130,23 @@ def grade_essay_class(
     settings = GradingSettings(workers=1, reference_cache=str(root / "references"))
     grade_assignment(course, "essay", submissions, out, db_url, settings=settings)
     return course, submissions, out, settings
+
+
+def write_nbgrader_course(
+    root: Path, assignment: str, notebooks: dict[str, list[NotebookNode]], config: str = ""
+) -> Course:
+    """A course at `root` in nbgrader's own layout, not released: nbgrader's default folder names
+    (`source/`, `release/`) in its nbgrader_config.py, with the lines of `config` after them, and
+    `source/<assignment>/<name>` made of the cells of each entry of `notebooks`."""
+    (root / "nbgrader_config.py").write_text(
+        "c = get_config()  # noqa: F821\n"
+        'c.CourseDirectory.source_directory = "source"\n'
+        'c.CourseDirectory.release_directory = "release"\n' + config
+    )
+    for name, cells in notebooks.items():
+        path = root / "source" / assignment / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nb = nbformat.v4.new_notebook(cells=cells)
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, path)
+    return Course(root)
