@@ -146,3 +146,26 @@ def record_outcome(cell: NotebookNode, outcome: dict) -> None:
 def needs_gpu(notebook: Mapping) -> bool:
     """True for a notebook whose metadata says {"autograder": {"gpu": true}}: it uses a GPU when it sees one."""
     return bool(_own(notebook).get("gpu", False))
+
+
+BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+"""nbgrader's markers of the hidden tests in a test cell of the source notebook."""
+
+
+def split_hidden_tests(source: str) -> tuple[str, list[str]]:
+    """A test cell's source as released (the hidden blocks cut out, markers included, as nbgrader's
+    `ClearHiddenTests` does) and the lines of its hidden blocks."""
+    shown: list[str] = []
+    hidden: list[str] = []
+    inside = False
+    for line in source.splitlines(keepends=True):
+        marker = line.strip()
+        if marker == BEGIN_HIDDEN:
+            inside = True
+        elif marker == END_HIDDEN:
+            inside = False
+        elif inside:
+            hidden.append(line.rstrip("\n"))
+        else:
+            shown.append(line)
+    return "".join(shown).rstrip("\n"), hidden

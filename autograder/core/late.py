@@ -7,16 +7,24 @@ of its own that nbgrader ignores, next to nbgrader's own penalty setting:
     c.Autograder.allow_late = True            # False: an attempt before the deadline always wins
     c.Autograder.late_penalty_per_day = 0.1   # fraction of the max score off per started day late
     c.Autograder.timezone = "Europe/Copenhagen"  # for LMS times that carry no zone
+    c.Autograder.extensions = {"warmup": {"s230002": "2026-12-08 23:59 Europe/Copenhagen", "s230003": "48h"}}
     c.LateSubmissionPlugin.penalty_method = "zero"  # nbgrader's: a late notebook scores 0
 
 A deadline is `YYYY-MM-DD HH:MM` followed by an IANA time zone, or ISO 8601 with an offset
 (`2026-12-01T23:59+01:00`). Without `penalty_method = "zero"` and without a per-day penalty, late
 hand-ins are graded in full but still marked late.
+
+An extension is one student's own deadline for one assignment: a date as above, or a duration added
+to the assignment's deadline (`48h`, `3d`, `1.5d`). It replaces the deadline for that student alone,
+in choosing their attempt and in the late penalty, and the late note names it. An LMS's late mark
+without a time (Canvas's `LATE`) is the LMS's verdict against its own deadline, so it does not count
+for a student with an extension.
 """
 
 import math
-from dataclasses import dataclass
-from datetime import datetime, tzinfo
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -39,6 +47,19 @@ class LatePolicy:
     """Fraction of the max score taken off per started day late (with `penalty_method = "none"`)."""
     timezone: tzinfo | None = None
     """Zone of times an LMS writes without one; None: the deadline's zone, else this machine's."""
+    extensions: dict[str, datetime] = field(default_factory=dict, hash=False)
+    """Student id -> that student's own deadline (aware), replacing `deadline` for them alone."""
+
+    def deadline_for(self, student_id: str) -> datetime | None:
+        """The deadline that holds for `student_id`: their extension, else the assignment's."""
+        return self.extensions.get(student_id, self.deadline)
+
+    def extension_note(self, student_id: str) -> str:
+        """'extension to <date> (deadline <date>)' for a student with one; '' for everyone else."""
+        if student_id not in self.extensions:
+            return ""
+        was = f" (deadline {_when(self.deadline)})" if self.deadline else ""
+        return f"extension to {_when(self.extensions[student_id])}{was}"
 
     def zone(self) -> tzinfo:
         """The zone to read zone-less LMS times in."""
@@ -66,6 +87,7 @@ def load_policy(course_root: Path, assignment: str, assignments: list[str] | Non
             )
     timezone = _zone(settings.timezone, f"{where}.timezone") if settings.timezone else None
     deadline = deadlines.get(assignment)
+    parsed = parse_deadline(deadline, f"{where}.deadlines[{assignment!r}]") if deadline else None
     allow_late, per_day = settings.allow_late, settings.late_penalty_per_day
     method = load_config(course_root).get("LateSubmissionPlugin", {}).get("penalty_method", "none")
     if not 0 <= per_day <= 1:
@@ -73,12 +95,54 @@ def load_policy(course_root: Path, assignment: str, assignments: list[str] | Non
     if method not in ("none", "zero"):
         raise CourseError(f"{CONFIG_FILE}: c.LateSubmissionPlugin.penalty_method must be 'none' or 'zero'")
     return LatePolicy(
-        deadline=parse_deadline(deadline, f"{where}.deadlines[{assignment!r}]") if deadline else None,
+        deadline=parsed,
         allow_late=allow_late,
         penalty_method=method,
         per_day=float(per_day),
         timezone=timezone,
+        extensions=_extensions(settings.extensions, assignment, assignments, parsed),
     )
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(h|d)\s*$")
+"""An extension as a duration: `48h`, `3d`, `1.5d`."""
+
+
+def _extensions(
+    extensions: dict, assignment: str, assignments: list[str] | None, deadline: datetime | None
+) -> dict[str, datetime]:
+    """The extensions of `assignment`, as aware deadlines; CourseError in one line for any mistake."""
+    where = f"{CONFIG_FILE}: c.Autograder.extensions"
+    example = "{'s230002': '2026-12-08 23:59 Europe/Copenhagen'} or {'s230002': '48h'}"
+    for name, students in extensions.items():
+        if assignments is not None and name not in assignments:
+            raise CourseError(f"{where} names {name!r}, not an assignment{nearest(name, assignments)}")
+        if not isinstance(students, dict) or not all(isinstance(s, str) for s in students):
+            raise CourseError(f"{where}[{name!r}] must map student ids to new deadlines, e.g. {example}")
+    result = {}
+    for student, text in extensions.get(assignment, {}).items():
+        at = f"{where}[{assignment!r}][{student!r}]"
+        duration = _DURATION.match(text) if isinstance(text, str) else None
+        if duration:
+            if deadline is None:
+                raise CourseError(
+                    f"{at}: {text!r} extends the deadline, but {assignment!r} has none in"
+                    " c.Autograder.deadlines; give a date instead, such as '2026-12-08 23:59 Europe/Copenhagen'"
+                )
+            hours = float(duration.group(1)) * (24 if duration.group(2) == "d" else 1)
+            result[student] = deadline + timedelta(hours=hours)
+        else:
+            result[student] = parse_deadline(text, at)
+        if deadline is not None and result[student] < deadline:
+            raise CourseError(
+                f"{at}: {_when(result[student])} is before the deadline {_when(deadline)}; an extension"
+                " must come after it"
+            )
+    return result
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.isoformat(" ", "minutes") if moment else ""
 
 
 def describe(policy: LatePolicy, assignment: str) -> str:
@@ -93,7 +157,9 @@ def describe(policy: LatePolicy, assignment: str) -> str:
     else:
         cost = "late hand-ins are marked late, with no penalty"
     newest = "" if policy.allow_late else "; an attempt before the deadline wins over a later one"
-    return f"{assignment}: due {due}; {cost}{newest}"
+    count = len(policy.extensions)
+    extended = f"; {count} student{'s' if count > 1 else ''} with an extension" if count else ""
+    return f"{assignment}: due {due}; {cost}{newest}{extended}"
 
 
 def parse_deadline(text: str, where: str = "deadline") -> datetime:
@@ -138,10 +204,12 @@ def apply_late(
     """
     grade.submitted_at, grade.late_seconds, grade.penalty, grade.late_note = submitted_at, 0.0, 0.0, ""
     late_seconds = None
-    if submitted_at and policy.deadline is not None:
-        seconds = (datetime.fromisoformat(submitted_at) - policy.deadline).total_seconds()
+    due = policy.deadline_for(grade.student_id)
+    extended = grade.student_id in policy.extensions
+    if submitted_at and due is not None:
+        seconds = (datetime.fromisoformat(submitted_at) - due).total_seconds()
         late_seconds = seconds if seconds > 0 else None
-    elif marked_late:
+    elif marked_late and not extended:  # the LMS judged it by its own deadline, not the extension
         late_seconds = 0.0
     if late_seconds is None:
         return grade
@@ -154,7 +222,12 @@ def apply_late(
         grade.penalty = min(grade.raw_score, round(days * policy.per_day * grade.max_score, 6))
         rule = f"{policy.per_day:.0%} of the max score per started day" if policy.per_day else "no penalty"
     how_late = f"{_duration(late_seconds)} after the deadline" if late_seconds else "late (the LMS says so)"
-    deadline = f" of {policy.deadline.isoformat(' ', 'minutes')}" if policy.deadline else ""
+    if extended:
+        how_late = how_late.replace("the deadline", "the extended deadline")
+        was = f" (an extension; the deadline was {_when(policy.deadline)})" if policy.deadline else ""
+        deadline = f" of {_when(due)}{was}"
+    else:
+        deadline = f" of {_when(due)}" if due else ""
     grade.late_note = f"handed in {how_late}{deadline}: {grade.penalty:g} points off ({rule})"
     return grade
 

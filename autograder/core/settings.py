@@ -6,6 +6,7 @@ settings, with the help text `autograder settings` prints (as nbgrader documents
     c.Autograder.deadlines = {"warmup": "2026-12-01 23:59 Europe/Copenhagen"}
     c.Autograder.memory_bytes = 8 * 1024**3     # a CNN course needs more than 4 GiB
     c.Autograder.cell_timeout = 120
+    c.Autograder.excluded = ["s230099"]          # see `attendance`; extensions: see `late`
 
 The command line's flags override the file (`grading_settings`). A setting that does not exist, or
 one of the wrong type, is a CourseError naming the nearest valid one: silently ignored, a typo would
@@ -18,7 +19,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
-from traitlets import Bool, Dict, Float, Integer, TraitError, Unicode
+from traitlets import Bool, Dict, Float, Integer, List, TraitError, Unicode
 from traitlets.config import Config, Configurable
 from traitlets.config.loader import ConfigFileNotFound, PyFileConfigLoader
 
@@ -44,6 +45,25 @@ class Autograder(Configurable):
     timezone = Unicode("", help="Zone of LMS times that carry none (default: the deadline's).").tag(
         config=True
     )
+    extensions = Dict(
+        help="Per-student deadline extensions of each assignment, e.g. {'warmup': {'s230002':"
+        " '2026-12-08 23:59 Europe/Copenhagen'}}: a new deadline, or a duration added to the"
+        " assignment's ('48h', '3d')."
+    ).tag(config=True)
+    excused = Dict(
+        help="Students excused from an assignment, with the reason (for you; never shown to the student),"
+        " e.g. {'warmup': {'s230005': 'medical certificate'}}: they keep a row, status 'excused', and no"
+        " score counts against them."
+    ).tag(config=True)
+    excluded = List(
+        help="Students left out of every output of every assignment (a student who dropped the course,"
+        " your test account), e.g. ['s230099']; each run says whom it left out."
+    ).tag(config=True)
+    hidden_tests_in_feedback = Bool(
+        True,
+        help="Whether the feedback pages show the hidden tests' code (nbgrader's way); False: only the"
+        " visible tests and each part's message.",
+    ).tag(config=True)
 
     cell_timeout = Integer(_RUN.cell_timeout, help="Seconds one cell may run before it is stopped.").tag(
         config=True

@@ -470,9 +470,10 @@ def _choose(attempts: list[_Attempt], policy: LatePolicy) -> list[_Attempt]:
 
 
 def _is_late(attempt: _Attempt, policy: LatePolicy) -> bool:
-    if attempt.marked_late:
+    if attempt.marked_late and attempt.student_id not in policy.extensions:
         return True
-    return bool(policy.deadline and attempt.submitted_at and attempt.submitted_at > policy.deadline)
+    due = policy.deadline_for(attempt.student_id)  # a student's extension moves their deadline
+    return bool(due and attempt.submitted_at and attempt.submitted_at > due)
 
 
 def _format(when: datetime | None) -> str:
