@@ -23,6 +23,11 @@ class Status(StrEnum):
     """A check that fails on every honest notebook passed: the notebook changed how cells run."""
     FAILED = "grading-failed"
     """The grader itself failed on this notebook (the message says where); a human should look."""
+    EXCUSED = "excused"
+    """The teacher excused the student from the assignment (`c.Autograder.excused`): the row stays, its
+    score shows what any hand-in earned, and none of it counts (Canvas gets `EX`, Moodle no grade).
+    Set on the outputs' copy of a grade (see `attendance`), never stored by grading: excusing or
+    un-excusing needs no re-grade."""
 
 
 MAYBE_THE_GRADERS_FAULT = frozenset({Status.TIMEOUT, Status.KERNEL_DIED, Status.FAILED})
@@ -108,6 +113,16 @@ class NotebookGrade:
     def pending_manual(self) -> list[PartResult]:
         """The written parts still waiting for a person."""
         return [part for part in self.parts if part.pending]
+
+    @property
+    def tests(self) -> list[PartResult]:
+        """The autograded parts alone: what `check` and the mutation score judge."""
+        return [part for part in self.parts if not part.is_manual]
+
+    @property
+    def passes_every_test(self) -> bool:
+        """Graded, and every autograded part earned all its points (written parts aside)."""
+        return self.status == Status.GRADED and all(p.points == p.max_points for p in self.tests)
 
     @property
     def raw_score(self) -> float:
