@@ -531,3 +531,141 @@ def test_transformer_page_shows_the_measured_loss_and_embeds_the_attention_frame
         alt.startswith("Attention weights of layer 2, head 4, for the query '.' at position 30")
         for alt in alts
     )
+
+
+RECURRENT = "08_recurrent"
+
+
+def test_recurrent_chapter_asserts_its_pinned_facts() -> None:
+    """Does chapter 8 assert its RNN, BPTT, LSTM and GRU against torch's, that clipping bounds the norm, that a
+    plain RNN's gradient shrinks at every step back with small weights, and that its language model starts at
+    log V and ends below the bigram baseline?"""
+    code = code_of(RECURRENT)
+    assert "ours = rnn_forward(x, h0, *weights_of(rnn))" in code
+    assert "assert torch.allclose(grads[name], autograd, atol=1e-5)" in code  # BPTT against autograd
+    assert "ours, (h_ours, c_ours) = lstm_forward(x, h0, c0, *weights_of(lstm))" in code
+    assert "theirs, (h_theirs, c_theirs) = lstm(x, (h0[None], c0[None]))" in code
+    assert "torch.allclose(c_ours, c_theirs[0], atol=1e-6)" in code
+    assert "ours, h_ours = gru_forward(x, h0, *weights_of(gru))" in code
+    assert (
+        "assert torch.allclose(ours, theirs, atol=1e-6) and torch.allclose(h_ours, h_theirs[0], atol=1e-6)"
+        in code
+    )
+    assert "assert norm_before > 1 and norm_after <= 1.0 + 1e-6" in code
+    assert "assert (small[1:] < small[:-1]).all()" in code and "assert small[T_DEMO] < 1e-10" in code
+    assert "assert count == blocks * (features + hidden + 2) * hidden" in code
+    assert "assert abs(initial - math.log(V)) < 0.1" in code and "assert final < bigram" in code
+
+
+def recurrent_layer(kind: str, features: int, hidden: int, seed: int):
+    """A one-layer torch recurrent layer in double precision, with its biases drawn too (not left at init)."""
+    import torch
+
+    torch.manual_seed(seed)
+    layer = getattr(torch.nn, kind)(features, hidden, batch_first=True).double()
+    with torch.no_grad():
+        for p in layer.parameters():
+            p.uniform_(-0.8, 0.8)
+    weights = [
+        getattr(layer, f"{name}_l0").detach().clone()
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    ]
+    return layer, weights
+
+
+SHAPES = [(1, 1, 1, 1), (3, 5, 4, 2), (2, 20, 7, 8)]  # (N, T, features, hidden)
+
+
+def test_recurrent_chapters_lstm_equals_torch_lstm_on_copied_weights() -> None:
+    """Does the chapter's lstm_forward, run here outside the notebook, equal nn.LSTM with the same weights, in
+    every output and in the last (h, c), for several shapes and fresh random inputs and states?"""
+    import torch
+
+    lstm_forward = chapter_function(RECURRENT, "lstm_forward")["lstm_forward"]
+    for seed, (n, t, features, hidden) in enumerate(SHAPES):
+        lstm, weights = recurrent_layer("LSTM", features, hidden, seed)
+        x = torch.randn(n, t, features, dtype=torch.float64) * 2
+        h0, c0 = torch.randn(n, hidden, dtype=torch.float64), torch.randn(n, hidden, dtype=torch.float64)
+        ours, (h, c) = lstm_forward(x, h0, c0, *weights)
+        theirs, (h_t, c_t) = lstm(x, (h0[None], c0[None]))
+        assert ours.shape == (n, t, hidden)
+        assert torch.allclose(ours, theirs, rtol=0, atol=1e-12)
+        assert torch.allclose(h, h_t[0], rtol=0, atol=1e-12) and torch.allclose(c, c_t[0], rtol=0, atol=1e-12)
+
+
+def test_recurrent_chapters_gru_equals_torch_gru_on_copied_weights() -> None:
+    """Does the chapter's gru_forward, run here, equal nn.GRU with the same weights for several shapes?"""
+    import torch
+
+    gru_forward = chapter_function(RECURRENT, "gru_forward")["gru_forward"]
+    for seed, (n, t, features, hidden) in enumerate(SHAPES):
+        gru, weights = recurrent_layer("GRU", features, hidden, seed)
+        x = torch.randn(n, t, features, dtype=torch.float64) * 2
+        h0 = torch.randn(n, hidden, dtype=torch.float64)
+        ours, h = gru_forward(x, h0, *weights)
+        theirs, h_t = gru(x, h0[None])
+        assert ours.shape == (n, t, hidden)
+        assert torch.allclose(ours, theirs, rtol=0, atol=1e-12) and torch.allclose(
+            h, h_t[0], rtol=0, atol=1e-12
+        )
+
+
+def test_recurrent_chapters_backpropagation_through_time_equals_autograd() -> None:
+    """Do the chapter's rnn_forward and rnn_backward, run here, equal nn.RNN's outputs and autograd's gradients
+    of every weight and of the initial state, for a loss that weights every step's state differently?"""
+    import torch
+
+    rnn_forward = chapter_function(RECURRENT, "rnn_forward")["rnn_forward"]
+    rnn_backward = chapter_function(RECURRENT, "rnn_backward")["rnn_backward"]
+    for seed, (n, t, features, hidden) in enumerate(SHAPES):
+        rnn, (W_ih, W_hh, b_ih, b_hh) = recurrent_layer("RNN", features, hidden, seed)
+        x = torch.randn(n, t, features, dtype=torch.float64)
+        h0 = torch.randn(n, hidden, dtype=torch.float64, requires_grad=True)
+        states = rnn_forward(x, h0.detach(), W_ih, W_hh, b_ih, b_hh)
+        theirs, _ = rnn(x, h0[None])
+        assert torch.allclose(states, theirs, rtol=0, atol=1e-12)
+        upstream = torch.randn(n, t, hidden, dtype=torch.float64)
+        (upstream * theirs).sum().backward()
+        grads, delta = rnn_backward(x, h0.detach(), states, upstream, W_ih, W_hh)
+        assert delta.shape == (n, t + 1, hidden)
+        assert torch.allclose(grads["W_ih"], rnn.weight_ih_l0.grad, rtol=0, atol=1e-10)
+        assert torch.allclose(grads["W_hh"], rnn.weight_hh_l0.grad, rtol=0, atol=1e-10)
+        assert torch.allclose(grads["b"], rnn.bias_ih_l0.grad, rtol=0, atol=1e-10)
+        assert torch.allclose(delta[:, 0], h0.grad, rtol=0, atol=1e-10)
+
+
+@pytest.mark.slow
+def test_recurrent_page_shows_the_checks_and_embeds_every_state_and_gradient_frame(site: Path) -> None:
+    """Does chapter 8 print its LSTM and GRU within 1e-5 of torch's, a clipped norm of at most 1, a language
+    model that starts at log V and ends below the bigram baseline, and embed all 3 x 7 frames of its widget?"""
+    text = page_text(site, RECURRENT)
+    for name in ("LSTM: largest difference from nn.LSTM", "GRU: largest difference from nn.GRU"):
+        found = re.search(rf"{name} ([\d.e+-]+)", text)
+        assert found and float(found.group(1)) < 1e-5, name
+    clipped = re.search(r"gradient norm before clipping ([\d.]+), after ([\d.]+)", text)
+    assert clipped and float(clipped.group(1)) > 1 and float(clipped.group(2)) <= 1.0001
+    bigram = re.search(r"bigram, on validation +([\d.]+) nats", text)
+    losses = re.search(
+        r"validation loss before training ([\d.]+) \(log V = ([\d.]+)\), after \d+ steps ([\d.]+)", text
+    )
+    assert bigram and losses
+    assert abs(float(losses.group(1)) - float(losses.group(2))) < 0.1
+    assert float(losses.group(3)) < float(bigram.group(1))
+    models = widget_models(text)
+    names = [model["model_name"] for model in models]
+    assert names.count("SelectionSliderModel") == 2
+    assert names.count("StackModel") == 1 + 3  # the weight scales, and one stack of steps per scale
+    assert names.count("LinkModel") == 1 + 3
+    alts = {
+        match
+        for model in models
+        if model["model_name"] == "HTMLModel"
+        for match in re.findall(r'alt="([^"]*)"', model["state"].get("value", ""))
+    }
+    assert len(alts) == 21
+    assert any(
+        alt.startswith("Weight scale 0.5, step 40 of 40.") and "shrinks going back" in alt for alt in alts
+    )
+    assert any(
+        alt.startswith("Weight scale 2.0, step 40 of 40.") and "grows going back" in alt for alt in alts
+    )
