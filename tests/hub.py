@@ -66,8 +66,10 @@ def traversable_for_everyone(*paths: Path) -> Iterator[None]:
     execute bit is added, never reading: the folders' listings stay private.
     """
     changed = {}
-    for path in paths:
-        for folder in reversed(Path(path).resolve().parents):
+    # Both the path as named and where its links lead: the venv's python links into pyenv's tree.
+    targets = [target for path in paths for target in (Path(path).absolute(), Path(path).resolve())]
+    for target in targets:
+        for folder in reversed(target.parents):
             mode = folder.stat().st_mode
             if folder not in changed and not mode & stat.S_IXOTH:
                 folder.chmod(mode | stat.S_IXOTH)
@@ -81,7 +83,7 @@ def traversable_for_everyone(*paths: Path) -> Iterator[None]:
 
 def interpreter_paths() -> list[Path]:
     """What a student's server must reach: the venv and the interpreter and standard library it uses."""
-    return [VENV_BIN / "python", Path(sys.executable).resolve(), Path(sys.base_prefix, "lib", "x")]
+    return [VENV_BIN / "python", Path(sys.executable).resolve(), Path(sys.base_prefix, "lib")]
 
 
 def _kill_processes_of(users: list[str]) -> None:
@@ -162,7 +164,10 @@ class Hub:
         return self.log.read_text(errors="replace")[-4000:] if self.log.exists() else ""
 
     def login(self, user: str) -> "Student":
-        """Log in as `user` (the hub's authenticator checks the password); start their server."""
+        """Log in as `user` (the hub's authenticator checks the password); ask for their server.
+
+        The server starts in the background: `Student.wait_for_server` waits for it.
+        """
         response = requests.post(
             f"{self.url}/hub/api/users/{user}/tokens",
             json={"auth": {"username": user, "password": self.password}, "note": "test"},
@@ -248,6 +253,8 @@ class Student:
         assert response.status_code in (201, 202), (
             f"{self.name}'s server: {response.status_code} {response.text}"
         )
+
+    def wait_for_server(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             model = requests.get(
