@@ -509,7 +509,7 @@ def test_transformer_page_shows_the_measured_loss_and_embeds_the_attention_frame
     train, val, bigram, uniform = map(float, losses.groups())
     assert abs(uniform - math.log(int(vocab.group(2)))) < 1e-3
     assert train < val < bigram < uniform
-    assert re.search(r"--- temperature 0\.7\s+Return the \S", text)
+    assert re.search(r"--- temperature 0\.7\n(?:\s*<[^>]*>)*\s*Return the \w", text), "no generated text"
     assert "28.4 BLEU" in text and "41.8 BLEU" in text
 
     models = widget_models(text)
@@ -669,3 +669,25 @@ def test_recurrent_page_shows_the_checks_and_embeds_every_state_and_gradient_fra
     assert any(
         alt.startswith("Weight scale 2.0, step 40 of 40.") and "grows going back" in alt for alt in alts
     )
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_transformer_pages_three_sliders_switch_the_attention_frame_in_browser(
+    site: Path, tmp_path: Path
+) -> None:
+    """With no kernel, do the layer, head and query sliders each change the attention frame that is shown?"""
+    with browse(site, tmp_path) as (browser, base):
+        browser.open(f"{base}/book/{TRANSFORMERS}.html")
+        for _ in range(30):  # the page carries 48 frames: on a busy machine it may take longer to render
+            if browser.evaluate(SHOWN_FRAMES):
+                break
+            browser.wait(1)
+        assert "layer 1, head 1, for the query 'n' at position 5 " in browser.evaluate(SHOWN_FRAMES)
+        browser.press_right(2, 5)  # the query to the last position, the full stop
+        assert "layer 1, head 1, for the query '.' at position 30 " in browser.evaluate(SHOWN_FRAMES)
+        browser.press_right(1, 3)  # the head to the last, 4
+        assert "layer 1, head 4, for the query '.' at position 30 " in browser.evaluate(SHOWN_FRAMES)
+        browser.press_right(0, 1)  # the layer to 2
+        frame = browser.evaluate(SHOWN_FRAMES)
+        assert "layer 2, head 4, for the query '.' at position 30 " in frame and " | " not in frame
