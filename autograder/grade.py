@@ -19,6 +19,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from autograder.authoring.release import release_notebook
+from autograder.core.attendance import Attendance, load_attendance
 from autograder.core.cells import is_answer, is_student_cell, nbgrader_meta, needs_gpu
 from autograder.core.config import GRADEBOOK_FILE, GradingSettings
 from autograder.core.course import Course
@@ -26,7 +27,7 @@ from autograder.core.errors import CourseError
 from autograder.core.interrupt import Interrupted
 from autograder.core.late import apply_late, describe, load_policy
 from autograder.core.model import MAYBE_THE_GRADERS_FAULT, NotebookGrade, PartResult, Status
-from autograder.core.settings import grading_settings
+from autograder.core.settings import CONFIG_FILE, course_settings, grading_settings
 from autograder.grading import reference as references
 from autograder.grading.evidence import suspicious_lines
 from autograder.grading.execute import Execution, execute
@@ -47,7 +48,13 @@ from autograder.intake.submissions import (
     saved_picks,
 )
 from autograder.outputs.export import check_formats, export_grades
-from autograder.outputs.feedback import feedback_path, keep_graded_notebook, rewrite_feedback, write_feedback
+from autograder.outputs.feedback import (
+    conceal_hidden_tests,
+    feedback_path,
+    keep_graded_notebook,
+    rewrite_feedback,
+    write_feedback,
+)
 from autograder.outputs.gradebook import Gradebook, sqlite_url
 from autograder.outputs.report import write_report
 
@@ -137,7 +144,9 @@ def grade_assignment(
     `formats` adds LMS grade files (`canvas`, `moodle`; see `export`) to grades.csv and feedback.zip,
     which are always written. `submissions_dir` may also be an LMS's zip or nbgrader's submitted/ tree
     (see `lms`), unpacked into `out_dir` first, with `say` told what was found; deadlines and late
-    penalties come from the course's nbgrader_config.py (see `late`). `picks` chooses, for a student
+    penalties come from the course's nbgrader_config.py (see `late`), and so do the students left
+    out and excused (see `attendance`): an excluded student is not graded, and `say` is told who was
+    left out. `picks` chooses, for a student
     who handed in several notebooks and none by the expected name, the file to grade; picks are kept
     in `out_dir` for later runs. Returns this run's grades.
 
@@ -154,7 +163,15 @@ def grade_assignment(
         name: GradingTarget.load(course, assignment, name) for name in course.notebook_names(assignment)
     }
     policy = load_policy(course.root, assignment, course.assignments())
+    attendance = load_attendance(course.root, assignment, course.assignments())
+    show_hidden = course_settings(course.root).hidden_tests_in_feedback
     say(describe(policy, assignment))
+    for student in students:
+        if student in attendance.excluded:
+            raise CourseError(
+                f"{student!r} is excluded (c.Autograder.excluded in {CONFIG_FILE}): take them off that list"
+                " to grade them"
+            )
     if submissions_dir.is_dir() and out_dir.resolve().is_relative_to(submissions_dir.resolve()):
         raise CourseError(
             f"--out {out_dir} is inside the submissions folder {submissions_dir}, where the next run would"
@@ -174,6 +191,10 @@ def grade_assignment(
     if picks:
         save_picks(out_dir, chosen)
     submissions = _only(submissions, students)
+    left_out = attendance.left_out(s.student_id for s in submissions)
+    submissions = [s for s in submissions if s.student_id not in attendance.excluded]
+    if left_out:
+        say(attendance.summary(left_out))
     _check_they_are_this_assignment(course, assignment, targets, submissions)
 
     def late(grade: NotebookGrade) -> NotebookGrade:
@@ -188,7 +209,7 @@ def grade_assignment(
     on_start(len(submissions))
     try:
         for submission in submissions:
-            digest = _fingerprint(targets[submission.notebook], submission)
+            digest = _fingerprint(targets[submission.notebook], submission, show_hidden)
             stored = gradebook.get(assignment, submission.student_id, submission.notebook)
             if (
                 stored is not None
@@ -215,31 +236,40 @@ def grade_assignment(
             for grade, executed in graded:
                 grade.digest = digests[grade.student_id, grade.notebook]
                 late(grade)
-                grade = _store(out_dir, gradebook, grade, executed)
+                grade = _store(out_dir, gradebook, grade, executed, show_hidden)
                 grades.append(grade)
                 report(grade, False)
     except Interrupted as stop:
-        write_outputs(out_dir, assignment, gradebook, formats)
+        write_outputs(out_dir, assignment, gradebook, formats, course)
         raise stop.after(graded=len(grades), total=len(submissions)) from None
     else:
-        write_outputs(out_dir, assignment, gradebook, formats)
+        write_outputs(out_dir, assignment, gradebook, formats, course)
     finally:
         gradebook.close()
     return grades
 
 
 def _store(
-    out_dir: Path, gradebook: Gradebook, grade: NotebookGrade, executed: NotebookNode | None
+    out_dir: Path,
+    gradebook: Gradebook,
+    grade: NotebookGrade,
+    executed: NotebookNode | None,
+    show_hidden: bool = True,
 ) -> NotebookGrade:
     """Write a grade's feedback page, then the grade; whatever the notebook held, both get written.
+
+    With `show_hidden` False the stored messages quote no hidden test (`conceal_hidden_tests`): they
+    reach the LMS's comment too.
 
     The page first: a run killed in between must not leave a stored grade without its page. Should
     the notebook's content break either (text that is not valid unicode, say), the grade is stored as
     `grading-failed` with a page that shows no content of the notebook.
     """
     try:
+        if not show_hidden:
+            grade = conceal_hidden_tests(grade, executed)
         keep_graded_notebook(out_dir, grade, executed)
-        write_feedback(feedback_path(out_dir, grade), grade, executed)
+        write_feedback(feedback_path(out_dir, grade), grade, executed, show_hidden)
         gradebook.put(grade)
         return grade
     except Exception as error:  # the boundary around storing one notebook: see `_failed_job`
@@ -286,21 +316,40 @@ def _failed(grade: NotebookGrade, what: str, error: Exception) -> NotebookGrade:
 
 
 def write_outputs(
-    out_dir: Path, assignment: str, gradebook: Gradebook, formats: tuple[str, ...] = ()
+    out_dir: Path,
+    assignment: str,
+    gradebook: Gradebook,
+    formats: tuple[str, ...] = (),
+    course: Course | None = None,
+    say: Callable[[str], None] = lambda line: None,
 ) -> list[NotebookGrade]:
     """Write grades.csv, feedback.zip, the LMS files of `formats` and report.html from the gradebook alone.
 
     They cover every grade of `assignment` the gradebook holds, with the students' LMS identities from
-    the roster kept in `out_dir`; returns those grades. The pages of notebooks with written parts are
-    written again, with what the TAs gave them so far.
+    the roster kept in `out_dir`, as the `course`'s nbgrader_config.py has them (see `attendance`):
+    the excluded students left out (`say` is told who, and their pages are taken out of `feedback/`),
+    the excused ones marked; returns the grades as shown. The pages of notebooks with written parts
+    are written again, with what the TAs gave them so far. `course` None: nobody excluded or excused.
     """
-    grades = gradebook.grades_of(assignment)
-    for grade in grades:
-        if any(part.is_manual for part in grade.parts):
-            rewrite_feedback(out_dir, grade)
+    attendance, show_hidden = Attendance(), True
+    if course is not None:
+        attendance = load_attendance(course.root, assignment, course.assignments())
+        show_hidden = course_settings(course.root).hidden_tests_in_feedback
+    stored = gradebook.grades_of(assignment)
+    left_out = attendance.left_out(g.student_id for g in stored)
+    for grade in stored:
+        if grade.student_id in attendance.excluded:
+            # A page left in feedback/ could still be handed out; grading them again rewrites it.
+            feedback_path(out_dir, grade).unlink(missing_ok=True)
+        elif any(part.is_manual for part in grade.parts):
+            rewrite_feedback(out_dir, grade, show_hidden)
+    if left_out:
+        say(attendance.summary(left_out))
+    grades = attendance.apply(stored)
     roster = read_roster(out_dir)
     export_grades(out_dir, grades, roster, formats)
-    write_report(out_dir / "report.html", assignment, grades, {s: who.name for s, who in roster.items()})
+    names = {s: who.name for s, who in roster.items()}
+    write_report(out_dir / "report.html", assignment, grades, names, attendance, left_out)
     return grades
 
 
@@ -425,10 +474,14 @@ def job_needs_gpu(args: tuple) -> bool:
     return needs_gpu(args[0].source)
 
 
-def _fingerprint(target: GradingTarget, submission: Submission) -> str:
-    """Changes whenever the student's file, the assignment's source or this tool's version changes."""
+def _fingerprint(target: GradingTarget, submission: Submission, show_hidden: bool = True) -> str:
+    """Changes whenever the student's file, the assignment's source, this tool's version or whether
+    the pages show the hidden tests changes (the pages of a re-run must follow the setting)."""
     try:
         content = submission.path.read_bytes() if submission.path is not None else b"<missing>"
     except OSError:  # unreadable: graded (as unreadable) on every run
         content = os.urandom(16)
-    return hashlib.sha256(target.digest.encode() + hashlib.sha256(content).digest()).hexdigest()
+    hidden = (
+        b"" if show_hidden else b"hidden tests kept out of the feedback"
+    )  # the default's digest as before
+    return hashlib.sha256(target.digest.encode() + hashlib.sha256(content).digest() + hidden).hexdigest()

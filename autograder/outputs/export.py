@@ -11,7 +11,8 @@
   header. Canvas finds each student by `ID`, then by the SIS ids, then by name; it finds the
   assignment by the id in `Name (id)` when given, else by its exact title, and otherwise offers to
   create a new assignment with that name and the points possible. Numbers use a decimal point,
-  which Canvas reads whatever its locale.
+  which Canvas reads whatever its locale. An excused student (`Status.EXCUSED`) gets `EX`, the
+  mark Canvas's own gradebook uses for an excused submission (it counts in no total).
 - `moodle.csv` (`--format moodle`): Moodle's *offline grading worksheet* of the assignment
   activity (*Grade → Upload grading worksheet*; enable "Offline grading worksheet" and "Feedback
   comments" under the assignment's feedback types). We write the worksheet rather than a gradebook
@@ -23,7 +24,9 @@
   export). Moodle reads the columns `Identifier` (`Participant <id>`), `Grade`,
   `Last modified (grade)` and `Feedback comments` by their English names, so upload it with
   Moodle's interface in English; the other columns are for the reader. The grade uses a decimal
-  point, which Moodle accepts in every language.
+  point, which Moodle accepts in every language. An excused student's grade is left empty (no
+  grade, rather than 0), with `excused` as the status and a comment that says the assignment does
+  not count for them.
 - `feedback.zip`: every feedback page, as `<student_id>/<notebook>.html`, to hand out by any means;
   a page whose written parts still wait for a TA is held back until they are graded (every zip).
 - `feedback-moodle.zip` (`--format moodle`): the same pages in the layout of Moodle's
@@ -96,6 +99,8 @@ MOODLE_HEADER = [
     "Last modified (grade)",
     "Feedback comments",
 ]
+CANVAS_EXCUSED = "EX"
+"""Canvas's mark of an excused submission in its gradebook (and its CSV import)."""
 MOODLE_FEEDBACK_PLUGIN = "assignfeedback_file"
 """Plugin part of Moodle's folder names; feedback files must be enabled for the zip upload anyway."""
 
@@ -115,6 +120,11 @@ class StudentTotal:
     status: str
     """`graded`, or the first problem among the notebooks (`missing`, `timeout`, ...)."""
     grades: tuple[NotebookGrade, ...]
+
+    @property
+    def excused(self) -> bool:
+        """Whether the teacher excused the student (see `attendance`): nothing of this counts."""
+        return self.status == Status.EXCUSED
 
     @property
     def pending(self) -> int:
@@ -257,10 +267,14 @@ def write_canvas_csv(path: Path, totals: list[StudentTotal], assignment_id: str 
     rows = [
         # Without a roster the student id is the only id we have; as `SIS User ID` too, so that
         # Canvas still finds students whose university number names their folder.
-        [t.name, t.lms_id, "" if t.student.lms_user_id else t.student.student_id, "", "", _number(t.score)]
+        [t.name, t.lms_id, "" if t.student.lms_user_id else t.student.student_id, "", "", _canvas_grade(t)]
         for t in totals
     ]
     _write_csv(path, [[*CANVAS_STUDENT_COLUMNS, column], *points, *rows])
+
+
+def _canvas_grade(total: StudentTotal) -> str:
+    return CANVAS_EXCUSED if total.excused else _number(total.score)
 
 
 def write_moodle_csv(path: Path, totals: list[StudentTotal], now: datetime) -> None:
@@ -271,7 +285,7 @@ def write_moodle_csv(path: Path, totals: list[StudentTotal], now: datetime) -> N
             t.name,
             "",
             t.status,
-            _number(t.score),
+            "" if t.excused else _number(t.score),
             _number(t.max_score),
             "Yes",
             t.submitted_at or "-",
@@ -292,6 +306,8 @@ def feedback_comment(total: StudentTotal) -> str:
         if part.points < part.max_points and not part.pending
     ]
     penalty = sum(g.penalty for g in total.grades)
+    if total.excused:  # the teacher's reason stays theirs: this comment goes to the student
+        return "You are excused from this assignment: it does not count for you."
     sentences = [f"Score {_number(total.score)} / {_number(total.max_score)}."]
     if penalty:
         sentences.append(f"Late hand-in: {_number(penalty)} points off.")

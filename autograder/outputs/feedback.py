@@ -5,10 +5,19 @@ the reason for every lost point and what the grader repaired in the notebook, th
 notebook with its outputs. Errors are shown as one line each, never as a raw traceback. Math in the
 notebook's text is turned into MathML here, which browsers draw without any script: the page stays
 self-contained, offline, and under a policy that lets no script run.
+
+The hidden tests appear as they ran, nbgrader's way, unless the course sets
+`c.Autograder.hidden_tests_in_feedback = False`: then each test cell shows its code as released (the
+lines between `### BEGIN HIDDEN TESTS` and `### END HIDDEN TESTS` cut out), a cell with hidden tests
+shows its part's message instead of its outputs, and any other output or message that quotes a line
+of a hidden test is left out (`conceal_hidden_tests`): a student's cell that prints the kernel's
+input history shows nothing of them.
 """
 
 import base64
+import json
 import re
+from dataclasses import replace
 from html import escape
 from pathlib import Path
 
@@ -23,6 +32,7 @@ from autograder.core.cells import (
     is_student_cell,
     is_test,
     nbgrader_meta,
+    split_hidden_tests,
 )
 from autograder.core.model import NotebookGrade, PartResult
 from autograder.outputs.pages import markdown_html, markdown_inline, page
@@ -60,10 +70,57 @@ def graded_notebook_path(out_dir: Path, grade: NotebookGrade) -> Path:
     return out_dir / "graded" / grade.student_id / Path(grade.notebook).name
 
 
-def write_feedback(path: Path, grade: NotebookGrade, executed: NotebookNode | None) -> None:
+MIN_HIDDEN_LINE = 12
+"""Shorter hidden lines (`x = 0`, `else:`) are too common to tell a leak from a coincidence in free text
+(a failed check that quotes a line is caught whatever its length)."""
+CONCEALED = "a hidden test failed (its code is not shown)"
+LEFT_OUT = "[output left out: it showed the code of a hidden test]"
+
+
+def write_feedback(
+    path: Path, grade: NotebookGrade, executed: NotebookNode | None, show_hidden_tests: bool = True
+) -> None:
     """Write the feedback page of one graded notebook; `executed` is None when nothing ran."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_feedback(grade, executed), encoding="utf-8")
+    path.write_text(render_feedback(grade, executed, show_hidden_tests), encoding="utf-8")
+
+
+def hidden_test_lines(executed: NotebookNode | None) -> frozenset[str]:
+    """The lines (stripped, none empty) of the hidden tests of the notebook as it was graded."""
+    if executed is None:
+        return frozenset()
+    lines = (
+        line.strip()
+        for cell in executed.cells
+        if is_test(cell) and not is_grader_cell(cell)
+        for line in split_hidden_tests(cell.source)[1]
+    )
+    return frozenset(line for line in lines if line)
+
+
+def reveals(text: str, hidden: frozenset[str]) -> bool:
+    """Whether `text` quotes a line of the hidden tests: a long one anywhere, any one as a failed check's."""
+    text = str(text)
+    for line in hidden:
+        if len(line) >= MIN_HIDDEN_LINE and line in text:
+            return True
+        if text.rstrip().endswith(f": {line}"):
+            return True
+    return False
+
+
+def conceal_hidden_tests(grade: NotebookGrade, executed: NotebookNode | None) -> NotebookGrade:
+    """`grade` with every message that quotes a hidden test's line replaced by `CONCEALED`.
+
+    For courses that keep the hidden tests hidden: the messages reach the feedback page and the LMS's
+    comment. A message from `observe` (its name, expected against got, the hint) stays as it is.
+    """
+    hidden = hidden_test_lines(executed)
+    if not hidden:
+        return grade
+    parts = [replace(p, message=CONCEALED) if reveals(p.message, hidden) else p for p in grade.parts]
+    message = CONCEALED if reveals(grade.message, hidden) else grade.message
+    return replace(grade, parts=parts, message=message)
 
 
 def keep_graded_notebook(out_dir: Path, grade: NotebookGrade, executed: NotebookNode | None) -> None:
@@ -73,18 +130,26 @@ def keep_graded_notebook(out_dir: Path, grade: NotebookGrade, executed: Notebook
         path.unlink(missing_ok=True)
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(nbformat.writes(executed), encoding="utf-8")
+    # Plain JSON, not nbformat.writes: the guard's cells share ids with the tests they copy, which
+    # nbformat would warn about on the teacher's terminal; nothing but this module reads the file.
+    path.write_text(json.dumps(executed), encoding="utf-8")
 
 
-def rewrite_feedback(out_dir: Path, grade: NotebookGrade) -> None:
+def rewrite_feedback(out_dir: Path, grade: NotebookGrade, show_hidden_tests: bool = True) -> None:
     """Write a page again with what the TAs gave its written parts, from the notebook kept at grading."""
     kept = graded_notebook_path(out_dir, grade)
-    executed = nbformat.reads(kept.read_text(encoding="utf-8"), as_version=4) if kept.exists() else None
-    write_feedback(feedback_path(out_dir, grade), grade, executed)
+    executed = nbformat.v4.reads(kept.read_text(encoding="utf-8")) if kept.exists() else None
+    write_feedback(feedback_path(out_dir, grade), grade, executed, show_hidden_tests)
 
 
-def render_feedback(grade: NotebookGrade, executed: NotebookNode | None) -> str:
-    """The feedback page as an HTML string."""
+def render_feedback(
+    grade: NotebookGrade, executed: NotebookNode | None, show_hidden_tests: bool = True
+) -> str:
+    """The feedback page as an HTML string; `show_hidden_tests` False keeps the hidden tests' code out."""
+    hidden = frozenset() if show_hidden_tests else hidden_test_lines(executed)
+    if hidden:
+        grade = conceal_hidden_tests(grade, executed)
+    messages = {part.grade_id: part.message for part in grade.parts}
     title = f"{grade.assignment}: feedback for {grade.student_id}"
     body = [
         f"<h1>{escape(title)}</h1>",
@@ -122,7 +187,9 @@ def render_feedback(grade: NotebookGrade, executed: NotebookNode | None) -> str:
             body.append(f"<h2>{heading}</h2><ul>{items}</ul>")
     if executed is not None:
         body.append("<h2>Your notebook as it was graded</h2>")
-        body.extend(_render_cell(cell) for cell in executed.cells if not is_grader_cell(cell))
+        body.extend(
+            _render_cell(cell, hidden, messages) for cell in executed.cells if not is_grader_cell(cell)
+        )
     return page(title, body)
 
 
@@ -136,7 +203,8 @@ def _part_note(part: PartResult) -> str:
     return escape(part.message) or "passed"
 
 
-def _render_cell(cell: NotebookNode) -> str:
+def _render_cell(cell: NotebookNode, hidden: frozenset[str], messages: dict[str, str]) -> str:
+    """One cell of the page; with `hidden` (the hidden tests' lines) none of them shows."""
     if cell.cell_type == "markdown" and is_manual_answer(cell):
         label = f"your written answer ({nbgrader_meta(cell)['grade_id']})"
         return (
@@ -155,14 +223,34 @@ def _render_cell(cell: NotebookNode) -> str:
         kind, label = "answer", "a cell you added"
     else:
         kind, label = "given", "given code"
-    outputs = "".join(_render_output(out) for out in cell.get("outputs", []))
+    source = cell.source
+    outputs = "".join(_render_output(out, hidden) for out in cell.get("outputs", []))
+    if hidden and is_test(cell):
+        source, its_hidden = split_hidden_tests(cell.source)
+        if its_hidden:
+            # Its outputs come from the hidden lines as much as the visible ones: the message alone.
+            said = messages.get(nbgrader_meta(cell)["grade_id"], "") or "passed"
+            outputs = f"<p class='note'>hidden tests ran here: {escape(said)}</p>"
     return (
         f"<div class='cell {kind}'><div class='label'>{escape(label)}</div>"
-        f"<pre class='source'>{escape(cell.source)}</pre>{outputs}</div>"
+        f"<pre class='source'>{escape(source)}</pre>{outputs}</div>"
     )
 
 
-def _render_output(output: NotebookNode) -> str:
+def _output_text(output: NotebookNode) -> str:
+    """Every text an output holds (stream, error, each of its data's text forms), one per line."""
+    texts = [output.get("text", ""), output.get("ename", ""), output.get("evalue", "")]
+    texts += output.get("traceback", []) or []
+    texts += [value for value in (output.get("data", {}) or {}).values() if isinstance(value, str)]
+    texts += [
+        line for value in (output.get("data", {}) or {}).values() if isinstance(value, list) for line in value
+    ]
+    return "\n".join(str(text) for text in texts)
+
+
+def _render_output(output: NotebookNode, hidden: frozenset[str] = frozenset()) -> str:
+    if hidden and reveals(_output_text(output), hidden):
+        return f"<p class='note'>{escape(LEFT_OUT)}</p>"
     kind = output.get("output_type")
     if kind == "stream":
         return f"<pre>{escape(output.get('text', ''))}</pre>"

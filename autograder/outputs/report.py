@@ -4,8 +4,10 @@ It answers four questions: how did the class do (a histogram of the scores, the 
 parts did most students fail (the ones to teach again), how many written answers still wait for a
 TA, per question, and which hand-ins need a human look
 (errors, time-outs, repaired notebooks, late hand-ins, suspected tampering and code that
-reaches into the grading machinery, with its lines). The page loads nothing: the histogram is
-an inline PNG, so it opens offline and can be mailed as it is.
+reaches into the grading machinery, with its lines). Excused students are listed with the
+teacher's reason and left out of the class's figures; excluded ones are named once, as left out;
+deadline extensions are shown with each student's notebooks. The page loads nothing: the histogram
+is an inline PNG, so it opens offline and can be mailed as it is.
 """
 
 import base64
@@ -15,6 +17,7 @@ from collections import defaultdict
 from html import escape
 from pathlib import Path
 
+from autograder.core.attendance import Attendance
 from autograder.core.model import NotebookGrade, Status
 from autograder.outputs.pages import page
 
@@ -24,17 +27,35 @@ BAR_COLOUR = "#0072b2"
 
 
 def write_report(
-    path: Path, assignment: str, grades: list[NotebookGrade], names: dict[str, str] | None = None
+    path: Path,
+    assignment: str,
+    grades: list[NotebookGrade],
+    names: dict[str, str] | None = None,
+    attendance: Attendance | None = None,
+    left_out: list[str] | tuple[str, ...] = (),
 ) -> None:
-    """Write the report page of one assignment's grades; `names` maps student ids to LMS names."""
+    """Write the report page of one assignment's grades; `names` maps student ids to LMS names.
+
+    `grades` are as the outputs show them (`Attendance.apply`); `left_out` names the excluded students.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_report(assignment, grades, names), encoding="utf-8")
+    path.write_text(render_report(assignment, grades, names, attendance, left_out), encoding="utf-8")
 
 
-def render_report(assignment: str, grades: list[NotebookGrade], names: dict[str, str] | None = None) -> str:
+def render_report(
+    assignment: str,
+    grades: list[NotebookGrade],
+    names: dict[str, str] | None = None,
+    attendance: Attendance | None = None,
+    left_out: list[str] | tuple[str, ...] = (),
+) -> str:
     """The report page as an HTML string."""
     names = names or {}
-    grades = sorted(grades, key=lambda g: (g.student_id, g.notebook))
+    extensions = attendance.extensions if attendance else {}
+    shown = sorted(grades, key=lambda g: (g.student_id, g.notebook))
+    # Excused students count in none of the class's figures: their rows are listed on their own.
+    excused = [g for g in shown if g.status == Status.EXCUSED]
+    grades = [g for g in shown if g.status != Status.EXCUSED]
     body = [f"<h1>{escape(assignment)}: grading report</h1>"]
     if not all(g.sandboxed for g in grades):
         body.append(f"<p class='error'>{escape(UNSANDBOXED)}</p>")
@@ -59,12 +80,20 @@ def render_report(assignment: str, grades: list[NotebookGrade], names: dict[str,
     ]
     body.append(f"<h2>Needs a human look ({len(look)})</h2>")
     body.append(
-        _table(look, names)
+        _table(look, names, extensions)
         if look
         else "<p>Nothing: every notebook ran cleanly, on time and needed no repair.</p>"
     )
+    if excused:
+        body.append(f"<h2>Excused ({len({g.student_id for g in excused})}), counted in no figure</h2>")
+        body.append(_table(excused, names, extensions))
+    if left_out:
+        body.append(
+            f"<h2>Left out ({len(left_out)})</h2><p>Excluded in c.Autograder.excluded, so in no output:"
+            f" {escape(', '.join(left_out))}.</p>"
+        )
     body.append("<h2>Every notebook</h2>")
-    body.append(_table(grades, names))
+    body.append(_table(shown, names, extensions))
     return page(f"{assignment}: grading report", body)
 
 
@@ -173,14 +202,14 @@ def _runtimes(grades: list[NotebookGrade]) -> str:
     )
 
 
-def _table(grades: list[NotebookGrade], names: dict[str, str]) -> str:
+def _table(grades: list[NotebookGrade], names: dict[str, str], extensions: dict[str, str]) -> str:
     rows = [
         "<table><tr><th>student</th><th>notebook</th><th>score</th><th>status</th>"
         "<th>seconds</th><th>messages, lateness, notices and repairs</th></tr>"
     ]
     for g in grades:
         reaching = [f"reaches into the grader: {line}" for line in g.evidence]
-        lines = [g.message, g.late_note, *g.notices, *g.repairs, *reaching]
+        lines = [g.message, extensions.get(g.student_id, ""), g.late_note, *g.notices, *g.repairs, *reaching]
         notes = "<br>".join(escape(line) for line in lines if line)
         css = "pass" if g.status == Status.GRADED else "fail"
         # The late module's note says by how much; the status and score say that it counted.
