@@ -49,9 +49,10 @@ TRAINING_CELLS = {
     "nanograd": ("testing", r"test MSE: ([\d.]+)", "test MSE"),
     "mlp": ("train_digits", r"test accuracy ([\d.]+)%", "test accuracy %"),
     "cnn": ("train", r"test accuracy ([\d.]+)%", "test accuracy %"),
+    "attention": ("train", r"validation loss ([\d.]+) nats", "validation loss, nats per character"),
 }
 
-MUTATION_SAMPLE = {"mlp": 30, "cnn": 30}
+MUTATION_SAMPLE = {"mlp": 30, "cnn": 30, "attention": 30}
 """Mutants graded per assignment that trains networks (each takes about a minute); the others: all."""
 
 
@@ -145,7 +146,7 @@ def gpu(course: Course) -> dict:
     return {
         "measured": True,
         "device": torch.cuda.get_device_name(0),
-        "assignments": {a: grade_solution(course, a, settings) for a in ("mlp", "cnn")},
+        "assignments": {a: grade_solution(course, a, settings) for a in ("mlp", "cnn", "attention")},
     }
 
 
