@@ -15,6 +15,7 @@ from autograder.authoring.mutate import equivalent_line
 from autograder.authoring.publish import publish, verify_publication
 from autograder.authoring.release import release, stale_releases, unobserved_tests
 from autograder.check import DEFAULT_THRESHOLD, CheckReport, MutantResult, check_assignment
+from autograder.core.attendance import load_attendance
 from autograder.core.config import GRADEBOOK_FILE, GradingSettings
 from autograder.core.course import Course
 from autograder.core.errors import CourseError
@@ -331,7 +332,10 @@ def settings_command(course_root: Path) -> None:
 @_out_option("The folder `grade --out` wrote to: its outputs are written again.")
 @_db_option
 @_formats_option
-def export_command(assignment: str, out_dir: Path, db_url: str | None, formats: tuple[str, ...]) -> None:
+@_course_option
+def export_command(
+    assignment: str, out_dir: Path, db_url: str | None, formats: tuple[str, ...], course_root: Path
+) -> None:
     """Write grades.csv, feedback.zip, the LMS files and report.html of ASSIGNMENT from the gradebook alone.
 
     Runs no notebook: use it to add an LMS format, or to rebuild outputs that were deleted or
@@ -347,7 +351,10 @@ def export_command(assignment: str, out_dir: Path, db_url: str | None, formats: 
             )
         gradebook = Gradebook(database)
         try:
-            grades = write_outputs(out_dir, assignment, gradebook, check_formats(formats))
+            course = Course(course_root)  # its nbgrader_config.py: who is excluded or excused
+            grades = write_outputs(
+                out_dir, assignment, gradebook, check_formats(formats), course, say=click.echo
+            )
         finally:
             gradebook.close()
     if not grades:
@@ -408,7 +415,7 @@ def review_command(
                 click.echo(f"stored {stored} TA scores from {import_file}")
             else:
                 _serve_review(course, assignment, out_dir, gradebook, grader, show_names, port)
-            write_outputs(out_dir, assignment, gradebook)
+            write_outputs(out_dir, assignment, gradebook, course=course, say=click.echo)
         finally:
             gradebook.close()
     _print_outputs(out_dir, ())
@@ -461,12 +468,22 @@ def nbgrader_feedback_command(assignment: str, out_dir: Path, db_url: str | None
             grades = gradebook.grades_of(assignment)
         finally:
             gradebook.close()
+        attendance = load_attendance(course_root, assignment, Course(course_root).assignments())
+        left_out = attendance.left_out(g.student_id for g in grades)
+        if left_out:
+            click.echo(attendance.summary(left_out))
+        grades = [g for g in grades if g.student_id not in attendance.excluded]
         target = feedback_folder(course_root)
         result = write_nbgrader_feedback(target, assignment, out_dir, submissions, grades)
     if result.without_secret:
         click.echo(
             f"not handed in with `nbgrader submit` (no {SECRET_FILE}), so no page for the exchange:"
             f" {', '.join(result.without_secret)}"
+        )
+    if result.held_back:
+        click.echo(
+            f"held back until a TA grades their written answers (`autograder review {assignment}`):"
+            f" {', '.join(result.held_back)}"
         )
     if not result.written:
         raise click.ClickException(f"no feedback page of {assignment!r} to hand over")
@@ -574,11 +591,18 @@ class _CheckProgress:
         click.echo(f"[{self.done}/{self.total}] {result.mutant.id} {result.grade.seconds:5.1f} s  {verdict}")
 
 
+def _tests_score(grade: NotebookGrade) -> str:
+    """'points/maximum' of a grade's autograded parts alone."""
+    return f"{sum(p.points for p in grade.tests):g}/{sum(p.max_points for p in grade.tests):g}"
+
+
 def _print_check(report: CheckReport) -> None:
     for baseline in report.baselines:
+        written = sum(p.max_points for p in baseline.solution.parts if p.is_manual)
+        by_people = f" (plus {written:g} points of written answers, graded by people)" if written else ""
         click.echo(
-            f"{baseline.notebook}: solution {baseline.solution.score:g}/{baseline.solution.max_score:g},"
-            f" blank release {baseline.blank.score:g}/{baseline.blank.max_score:g}"
+            f"{baseline.notebook}: solution {_tests_score(baseline.solution)},"
+            f" blank release {_tests_score(baseline.blank)}{by_people}"
         )
     for problem in report.problems:
         click.echo(f"PROBLEM: {problem}")

@@ -232,6 +232,8 @@ def test_hidden_tests_stay_hidden_in_every_file_a_student_receives(chores_class)
     assert VISIBLE_LINE.replace("'", "&#x27;") in wrong, "the visible tests show as released"
     assert "a hidden test failed (its code is not shown)" in wrong
     assert "hidden tests ran here" in wrong
+    peek = (out / "feedback" / "peek" / "relu.html").read_text()
+    assert "[output left out: it showed the code of a hidden test]" in peek, "the kernel's history holds them"
     rows = {r["student_id"]: r["score"] for r in read_csv(out / "grades.csv")}
     assert rows == {"ok": "3", "wrong": "0", "peek": "2", "gone": "2"}
 
