@@ -66,7 +66,7 @@ PART1 = [
         + SCHEME.format("1 point per list, 1 for the remark."),
         points=4,
     ),
-    given("That is all for part 1.", kind="markdown"),
+    given("That is all for part 1.", grade_id="end", kind="markdown"),
 ]
 """Part 1: two autograded answers (2 + 3 points), a written answer (2) and a task (4): 11 points."""
 
@@ -106,14 +106,24 @@ COMPARE = [
     nbformat.v4.new_code_cell("import statistics\nprint(mean([1, 2]), statistics.mean([1, 2]))"),
     nbformat.v4.new_markdown_cell("They agree on every list I tried."),
 ]
+LATE_COMPARE = [
+    nbformat.v4.new_markdown_cell("Compare: `mean` and `statistics.mean` agree on [1], [1, 2], [3].")
+]
+"""The task's work written at the end of the notebook, below a given cell rather than right under the task."""
 
 CLASS = {
     "full": {
-        "part1.ipynb": ({"squares": SQUARES, "mean": MEAN, "why_empty": "The count is 0: 0 / 0."}, {"compare": COMPARE}),
+        "part1.ipynb": (
+            {"squares": SQUARES, "mean": MEAN, "why_empty": "The count is 0: 0 / 0."},
+            {"compare": COMPARE},
+        ),
         "part2.ipynb": ({"clip": CLIP, "fib": FIB}, {}),
     },
     "partial": {
-        "part1.ipynb": ({"squares": SQUARES, "mean": MEAN_OF_TWO, "why_empty": "No idea, sorry."}, {}),
+        "part1.ipynb": (
+            {"squares": SQUARES, "mean": MEAN_OF_TWO, "why_empty": "No idea, sorry."},
+            {"end": LATE_COMPARE},
+        ),
         "part2.ipynb": ({"clip": CLIP_LOW}, {}),
     },
     "blank": {"part1.ipynb": ({}, {}), "part2.ipynb": ({}, {})},
@@ -121,11 +131,15 @@ CLASS = {
 """Student id -> notebook -> (cells filled in, cells added below a cell): everything, part of it, nothing."""
 
 
-def _env(home: Path) -> dict[str, str]:
-    """The environment both tools run in: HOME in the test's folder, no Jupyter config but the course's."""
+def _env(tmp: Path) -> dict[str, str]:
+    """The environment both tools run in: HOME and TMPDIR in the test's folder, no Jupyter config but the
+    course's (JUPYTER_NO_CONFIG makes an empty config folder in TMPDIR)."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("JUPYTER", "XDG_"))}
+    for folder in ("home", "tmp"):
+        (tmp / folder).mkdir()
     return env | {
-        "HOME": str(home),
+        "HOME": str(tmp / "home"),
+        "TMPDIR": str(tmp / "tmp"),
         "JUPYTER_NO_CONFIG": "1",
         "PATH": f"{BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",  # nbgrader runs alembic from it
     }
@@ -135,7 +149,9 @@ def _run(course: Path, env: dict[str, str], *args: str) -> str:
     result = subprocess.run(
         [str(BIN / args[0]), *args[1:]], cwd=course, env=env, capture_output=True, text=True, timeout=600
     )
-    assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    assert result.returncode == 0, (
+        f"{' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    )
     return result.stdout + result.stderr
 
 
@@ -146,24 +162,25 @@ def _read_csv(path: Path) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """The class graded both ways; returns (nbgrader's, autograder's) results and the course folder.
+    """The class graded both ways: (nbgrader's results, autograder's, the course, nbgrader's release).
 
     Each result: {"cells": {(student, notebook, grade_id): (points, max_points, waits_for_ta)},
     "notebooks": {(student, notebook): (score, max_score, waits)}, "totals": {student: (score, max)}}.
     """
     tmp = tmp_path_factory.mktemp("parity")
-    home, root = tmp / "home", tmp / "course"
-    home.mkdir()
+    root = tmp / "course"
     root.mkdir()
     config = f"c.Autograder.reference_cache = {str(tmp / 'references')!r}\n"
     course = write_nbgrader_course(root, ASSIGNMENT, NOTEBOOKS, config)
-    env = _env(home)
+    env = _env(tmp)
 
     try:  # into a new gradebook it sometimes fails once (TOOLCHAIN-NOTES.md)
         _run(root, env, "nbgrader", "generate_assignment", ASSIGNMENT, "--force")
     except AssertionError:
         _run(root, env, "nbgrader", "generate_assignment", ASSIGNMENT, "--force")
-    released = {name: nbformat.read(course.release_root / ASSIGNMENT / name, as_version=4) for name in NOTEBOOKS}
+    released = {
+        name: nbformat.read(course.release_root / ASSIGNMENT / name, as_version=4) for name in NOTEBOOKS
+    }
 
     for student, notebooks in CLASS.items():
         folder = root / "submitted" / student / ASSIGNMENT
@@ -172,11 +189,24 @@ def graded(tmp_path_factory):
         for name, (fill, below) in notebooks.items():
             nbformat.write(hand_in(course, ASSIGNMENT, fill, below, notebook=name), folder / name)
 
+    _run(root, env, "autograder", "release", ASSIGNMENT)  # into release/ again, as nbgrader_config.py says
     _run(root, env, "nbgrader", "autograde", ASSIGNMENT)
     nbgrader = _nbgrader_results(root)
 
     out = tmp / "grades"
-    _run(root, env, "autograder", "grade", ASSIGNMENT, str(root / "submitted"), "--out", str(out), "--workers", "1")
+    _run(
+        root,
+        env,
+        "autograder",
+        "grade",
+        ASSIGNMENT,
+        str(root / "submitted"),
+        "--out",
+        str(out),
+        "--workers",
+        "1",
+    )
+    assert list((tmp / "references" / ASSIGNMENT).glob("*.json")), "the reference runs are cached in tmp"
     return nbgrader, _autograder_results(out), root, released
 
 
@@ -190,7 +220,11 @@ def _nbgrader_results(root: Path) -> dict:
                 notebook = gradebook.find_submission_notebook(Path(name).stem, ASSIGNMENT, student)
                 notebooks[student, name] = (notebook.score, notebook.max_score, notebook.needs_manual_grade)
                 for grade in notebook.grades:
-                    cells[student, name, grade.name] = (grade.score, grade.max_score, grade.needs_manual_grade)
+                    cells[student, name, grade.name] = (
+                        grade.score,
+                        grade.max_score,
+                        grade.needs_manual_grade,
+                    )
     return {"cells": cells, "notebooks": notebooks, "totals": totals}
 
 
@@ -207,49 +241,90 @@ def _autograder_results(out: Path) -> dict:
     for row in _read_csv(out / "grades.csv"):
         assert row["status"] == "graded", row
         totals[row["student_id"]] = (float(row["score"]), float(row["max_score"]))
-        waiting = sum(waits for (student, _, _), (_, _, waits) in cells.items() if student == row["student_id"])
+        waiting = sum(
+            waits for (student, _, _), (_, _, waits) in cells.items() if student == row["student_id"]
+        )
         assert int(row["needs_manual_grade"]) == waiting
     return {"cells": cells, "notebooks": dict(notebooks), "totals": totals}
 
 
+def _points(cells: dict) -> dict:
+    return {key: (points, most) for key, (points, most, _) in cells.items()}
+
+
+def _waiting(cells: dict, kinds: tuple[str, ...] = ("answer", "task")) -> set:
+    manual = {"answer": MANUAL_ANSWERS, "task": TASKS}
+    return {key for key, (_, _, waits) in cells.items() if waits and any(key[2] in manual[k] for k in kinds)}
+
+
+MANUAL_ANSWERS = {"why_empty", "fib"}
+TASKS = {"compare"}
+
+
 @pytest.mark.slow
-def test_every_cell_gets_nbgraders_points_maximum_and_ta_flag(graded) -> None:
+def test_every_cell_gets_nbgraders_points_and_maximum(graded) -> None:
     nbgrader, autograder, _, _ = graded
-    assert autograder["cells"] == nbgrader["cells"]
+    assert _points(autograder["cells"]) == _points(nbgrader["cells"])
+    assert len(autograder["cells"]) == 3 * 6  # every test, written answer and task of both notebooks
 
 
 @pytest.mark.slow
 def test_every_notebook_and_student_gets_nbgraders_score_and_maximum(graded) -> None:
+    """The maximum counts the manually graded answers and tasks, as nbgrader's max_score does."""
     nbgrader, autograder, _, _ = graded
-    assert autograder["notebooks"] == nbgrader["notebooks"]
+    assert _points(autograder["notebooks"]) == _points(nbgrader["notebooks"])
     assert autograder["totals"] == nbgrader["totals"]
 
 
 @pytest.mark.slow
+def test_the_written_answers_nbgrader_leaves_to_a_ta_are_the_ones_autograder_leaves(graded) -> None:
+    """nbgrader's rule: an answer left as released scores 0 at once and needs no TA; a changed one waits."""
+    nbgrader, autograder, _, _ = graded
+    assert _waiting(nbgrader["cells"], ("task",)) == {(s, "part1.ipynb", "compare") for s in CLASS}  # always
+    assert _waiting(autograder["cells"], ("answer",)) == _waiting(nbgrader["cells"], ("answer",))
+    assert _waiting(autograder["cells"], ("answer",)) == {
+        ("full", "part1.ipynb", "why_empty"),
+        ("full", "part2.ipynb", "fib"),
+        ("partial", "part1.ipynb", "why_empty"),  # partial left fib as released, blank left both
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="autograder scores a task with no cells right under it 0 at once (score._written_part); nbgrader"
+    " always leaves a task to a TA, who may find its work elsewhere in the notebook (partial's is at the end)",
+)
+def test_every_task_nbgrader_leaves_to_a_ta_waits_for_one(graded) -> None:
+    nbgrader, autograder, _, _ = graded
+    assert _waiting(autograder["cells"]) == _waiting(nbgrader["cells"])
+    assert {k: waits for k, (_, _, waits) in autograder["notebooks"].items()} == {
+        k: waits for k, (_, _, waits) in nbgrader["notebooks"].items()
+    }
+
+
+@pytest.mark.slow
 def test_the_scores_are_the_ones_the_hand_ins_earn(graded) -> None:
-    """Not merely equal: both tools give what each hand-in earns, hidden tests and manual cells counted."""
+    """Not merely equal: both give what each hand-in earns, hidden tests counted, written parts at 0 for now."""
     _, autograder, _, _ = graded
     assert autograder["totals"] == {"full": (7, 16), "partial": (2, 16), "blank": (0, 16)}
-    waiting = {key for key, (_, _, waits) in autograder["cells"].items() if waits}
-    assert waiting == {
-        ("full", "part1.ipynb", "why_empty"),
-        ("full", "part1.ipynb", "compare"),
-        ("full", "part2.ipynb", "fib"),
-        ("partial", "part1.ipynb", "why_empty"),
-        ("partial", "part1.ipynb", "compare"),
-        ("blank", "part1.ipynb", "compare"),
+    assert _points(autograder["notebooks"]) == {
+        ("full", "part1.ipynb"): (5, 11),
+        ("full", "part2.ipynb"): (2, 5),
+        ("partial", "part1.ipynb"): (2, 11),  # mean passes the visible test, not the hidden one
+        ("partial", "part2.ipynb"): (0, 5),
+        ("blank", "part1.ipynb"): (0, 11),
+        ("blank", "part2.ipynb"): (0, 5),
     }
 
 
 @pytest.mark.slow
 def test_autograder_releases_what_nbgrader_releases(graded) -> None:
+    """`autograder release` writes into nbgrader's release/ the notebooks nbgrader's generate_assignment wrote."""
     _, _, root, released = graded
-    from autograder.authoring.release import render_release
-    from autograder.core.course import Course
-
-    ours = render_release(Course(root), ASSIGNMENT)
     for name, theirs in released.items():
-        mine = nbformat.reads(ours[Path(name)].decode(), as_version=4)
-        assert [(c.cell_type, c.source, c.metadata) for c in mine.cells] == [
+        ours = nbformat.read(root / "release" / ASSIGNMENT / name, as_version=4)
+        assert [(c.cell_type, c.source, c.metadata) for c in ours.cells] == [
             (c.cell_type, c.source, c.metadata) for c in theirs.cells
         ]
+        assert "MARK SCHEME" not in nbformat.writes(ours) and "HIDDEN TESTS" not in nbformat.writes(ours)
