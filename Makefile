@@ -59,6 +59,7 @@ release: $(VENV)/.installed
 
 grade-demo: $(VENV)/.installed sandbox-deps
 	$(BIN)/autograder grade warmup demo/warmup --out $(DEMO_OUT)
+	$(BIN)/autograder review warmup --out $(DEMO_OUT) --import demo/warmup/ta_scores.csv
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

@@ -53,12 +53,12 @@ class MutantResult:
 
     @property
     def killed(self) -> bool:
-        return self.grade.status != Status.GRADED or self.grade.score < self.grade.max_score
+        return not self.grade.passes_every_test
 
     @property
     def lost(self) -> list[str]:
         """The parts that failed, or the reason nothing was scored."""
-        parts = [p.grade_id for p in self.grade.parts if p.points < p.max_points]
+        parts = [p.grade_id for p in self.grade.tests if p.points < p.max_points]
         return parts or ([self.grade.status] if self.grade.status != Status.GRADED else [])
 
 
@@ -74,7 +74,7 @@ class Baseline:
 
     @property
     def solution_full(self) -> bool:
-        return self.solution.status == Status.GRADED and self.solution.score == self.solution.max_score
+        return self.solution.passes_every_test
 
     @property
     def problems(self) -> list[str]:
@@ -86,7 +86,7 @@ class Baseline:
                 " (call observe(name, value) on what each test checks)"
             )
         if not self.solution_full:
-            failed = [p.grade_id for p in self.solution.parts if p.points < p.max_points]
+            failed = [p.grade_id for p in self.solution.tests if p.points < p.max_points]
             why = self.solution.message or f"failed: {', '.join(failed)}"
             found.append(
                 f"{self.notebook}: the source scores {self.solution.score:g}/{self.solution.max_score:g}"

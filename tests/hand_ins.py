@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import nbformat
 
-from autograder.core.cells import is_answer, nbgrader_meta
+from autograder.core.cells import is_answer, is_manually_graded, nbgrader_meta
 from autograder.grade import grade_assignment
 
 
@@ -26,7 +26,10 @@ class Mistake(NamedTuple):
 
 
 def answer_cells(notebook: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNode]:
-    return {nbgrader_meta(c)["grade_id"]: c for c in notebook.cells if is_answer(c)}
+    """The autograded answer cells (written answers, which a TA grades, left out)."""
+    return {
+        nbgrader_meta(c)["grade_id"]: c for c in notebook.cells if is_answer(c) and not is_manually_graded(c)
+    }
 
 
 def with_answers(source: Path, replacements: dict[str, str]) -> nbformat.NotebookNode:
@@ -63,11 +66,11 @@ def check_grading(course, make_class, out: Path, assignment: str, alternative: d
     for name in ("solution", "alternative"):
         grade = grades[name]
         assert grade.status == "graded", grade.message
-        assert grade.score == grade.max_score, [(p.grade_id, p.message) for p in grade.parts if p.message]
+        assert grade.passes_every_test, [(p.grade_id, p.message) for p in grade.tests if p.message]
     for name, mistake in mistakes.items():
         grade = grades[name]
         assert grade.status == "graded", f"{name}: {grade.message}"
-        failed = {p.grade_id: p.message for p in grade.parts if p.points < p.max_points}
+        failed = {p.grade_id: p.message for p in grade.tests if p.points < p.max_points}
         assert set(failed) == set(mistake.lost), (
             f"{name} lost {sorted(failed)}, expected {sorted(mistake.lost)}"
         )

@@ -3,6 +3,7 @@
 import csv
 import hashlib
 import html
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -43,14 +44,32 @@ def test_every_demo_student_gets_the_expected_grade(demo_run):
     assert read_csv(out / "grades.csv") == read_csv(DEMO / "expected_grades.csv")
     with open(out / "grades.csv", encoding="utf-8") as handle:
         header = "student_id,assignment,score,max_score,status,name,lms_id,raw_score,late_hours,penalty"
-        assert handle.readline().strip() == header
+        assert handle.readline().strip() == f"{header},needs_manual_grade"
+
+
+def test_the_demo_tas_scores_reach_grades_csv_and_the_feedback_pages(demo_run, tmp_path):
+    """`make demo`'s second step: a TA's scores of the written part 4, graded elsewhere, come in from a file."""
+    _, graded, _, _ = demo_run
+    out = tmp_path / "reviewed"
+    shutil.copytree(graded, out)
+    scores = DEMO / "ta_scores.csv"
+    result = CliRunner().invoke(
+        cli, ["review", "warmup", "--out", str(out), "--import", str(scores), "--course", str(REPO)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "stored 4 TA scores" in result.output
+    assert read_csv(out / "grades.csv") == read_csv(DEMO / "expected_grades_reviewed.csv")
+    page = (out / "feedback" / "s230002" / "warmup.html").read_text()
+    assert "say why a non-linearity matters" in page and "Score: 2.5 / 9" in page
+    questions = {(r["student_id"], r["question"]): r["points"] for r in read_csv(out / "questions.csv")}
+    assert questions["s230003", "why_relu"] == "1" and questions["s230003", "test_relu"] == "2"
 
 
 def test_each_student_gets_a_feedback_page_that_says_what_to_fix(demo_run):
     _, out, _, _ = demo_run
     pages = {p.parent.name: p.read_text() for p in (out / "feedback").glob("*/warmup.html")}
     assert set(pages) == {row["student_id"] for row in read_csv(DEMO / "expected_grades.csv")}
-    assert "Score: 2 / 7" in pages["s230002"]
+    assert "Score: 2 / 9" in pages["s230002"]
     assert "relu&#x27;(0) should be 0.0" in pages["s230002"]
     assert "ValueError: I will do this one later" in pages["s230003"]
     assert "had lost its nbgrader id" in pages["s230004"]

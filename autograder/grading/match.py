@@ -107,9 +107,20 @@ def match_answers(release: NotebookNode, submission: NotebookNode) -> MatchedAns
             for i in copies[:-1]:
                 owner[i] = None
 
-    # 2. By the names the released stub defines, then 3. by likeness to the stub.
+    # 2. By the names the released stub defines, then 3. by likeness to the stub; a written (markdown)
+    # answer defines nothing and is rewritten whole, so it is found by its place under its question.
     for grade_id, stub in release_answers.items():
         if grade_id in owner:
+            continue
+        if stub.cell_type == "markdown":
+            found = _under_question(release, stub, submission, owner)
+            if found is None:
+                result.repairs.append(f"no answer found for '{grade_id}'; it was graded as left blank")
+            else:
+                owner[found] = grade_id
+                result.repairs.append(
+                    f"written answer '{grade_id}' had lost its nbgrader id; found it under its question"
+                )
             continue
         wanted = defined_names(stub.source)
         found = _last_match(
@@ -166,6 +177,21 @@ def match_answers(release: NotebookNode, submission: NotebookNode) -> MatchedAns
         if is_test(original) and grade_id not in seen_tests:
             result.repairs.append(f"test cell '{grade_id}' was missing; the original tests were used")
     return result
+
+
+def _under_question(
+    release: NotebookNode, stub: NotebookNode, submission: NotebookNode, owner: list[str | None]
+) -> int | None:
+    """The unmatched markdown cell right under the student's copy of the text above `stub`, or None."""
+    index = next(i for i, cell in enumerate(release.cells) if cell is stub)
+    if index == 0:
+        return None
+    question = _normal(release.cells[index - 1].source)
+    for position, cell in enumerate(submission.cells[:-1]):
+        below = submission.cells[position + 1]
+        if _normal(cell.source) == question and below.cell_type == "markdown" and owner[position + 1] is None:
+            return position + 1
+    return None
 
 
 def _last_match(submission: NotebookNode, owner: list[str | None], accept) -> int | None:

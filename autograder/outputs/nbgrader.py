@@ -27,6 +27,8 @@ class NbgraderFeedback:
     written: list[Path] = field(default_factory=list)
     without_secret: list[str] = field(default_factory=list)
     """Students whose hand-in has no submission_secret.txt: not handed in with `nbgrader submit`."""
+    held_back: list[str] = field(default_factory=list)
+    """Students whose written answers still wait for a TA: their page goes out once graded."""
 
 
 def write_nbgrader_feedback(
@@ -35,10 +37,14 @@ def write_nbgrader_feedback(
     """Copy each grade's page from `out_dir/feedback/` into nbgrader's `feedback_root`, with its secret.
 
     `submissions` holds the hand-ins as graded (`<student_id>/<files>`, the unpacked nbgrader tree),
-    where each student's secret is. A student with no folder there handed nothing in and gets no page.
+    where each student's secret is. A student with no folder there handed nothing in and gets no page;
+    one whose written answers wait for a TA gets theirs once they are graded.
     """
     result = NbgraderFeedback()
     for grade in sorted(grades, key=lambda g: (g.student_id, g.notebook)):
+        if grade.pending_manual:
+            result.held_back.append(grade.student_id)
+            continue
         page = feedback_path(out_dir, grade)
         handed_in = submissions / grade.student_id
         if not page.is_file() or not handed_in.is_dir():
