@@ -252,13 +252,13 @@ def _points(cells: dict) -> dict:
     return {key: (points, most) for key, (points, most, _) in cells.items()}
 
 
+MANUAL_ANSWERS = {"why_empty", "fib"}
+TASKS = {"compare"}
+
+
 def _waiting(cells: dict, kinds: tuple[str, ...] = ("answer", "task")) -> set:
     manual = {"answer": MANUAL_ANSWERS, "task": TASKS}
     return {key for key, (_, _, waits) in cells.items() if waits and any(key[2] in manual[k] for k in kinds)}
-
-
-MANUAL_ANSWERS = {"why_empty", "fib"}
-TASKS = {"compare"}
 
 
 @pytest.mark.slow
