@@ -346,6 +346,17 @@ rows.value = "2"
 seen["grid"].append(shown(grid))
 columns.index = 0
 seen["grid"].append(shown(grid))
+
+*sliders, cube = widgets.frames_sliders(
+    draw, [[1, 2], [10, 20, 30], [100, 200]], ("a", "b", "c"), alt=lambda a, b, c: f"{a} {b} {c}"
+).children
+seen["sliders"] = [shown(cube)]
+sliders[2].index = 1
+seen["sliders"].append(shown(cube))
+sliders[0].index = 1
+seen["sliders"].append(shown(cube))
+sliders[1].value = "30"
+seen["sliders"].append(shown(cube))
 print(json.dumps(seen))
 """
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(probe)])
@@ -354,3 +365,4 @@ print(json.dumps(seen))
     assert seen["version"] == COLAB_IPYWIDGETS
     assert seen["slider"] == ["slope 1", "slope 3", "slope 2"]
     assert seen["grid"] == ["r1 c10", "r1 c30", "r2 c30", "r2 c10"]
+    assert seen["sliders"] == ["1 10 100", "1 10 200", "2 10 200", "2 30 200"]  # chapter 9's three sliders
