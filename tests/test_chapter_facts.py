@@ -691,3 +691,19 @@ def test_transformer_pages_three_sliders_switch_the_attention_frame_in_browser(
         browser.press_right(0, 1)  # the layer to 2
         frame = browser.evaluate(SHOWN_FRAMES)
         assert "layer 2, head 4, for the query '.' at position 30 " in frame and " | " not in frame
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_recurrent_sliders_switch_the_state_and_gradient_frame_in_browser(site: Path, tmp_path: Path) -> None:
+    """With no kernel, do chapter 8's weight-scale and step sliders each change the shown frame?"""
+    with browse(site, tmp_path) as (browser, base):
+        browser.open(f"{base}/book/08_recurrent.html")
+        assert browser.evaluate(SHOWN_FRAMES).startswith("Weight scale 0.5, step 1 of 40.")
+        browser.press_right(1, 6)  # step 1 -> 5 -> 10 -> 15 -> 20 -> 30 -> 40
+        frame = browser.evaluate(SHOWN_FRAMES)
+        assert frame.startswith("Weight scale 0.5, step 40 of 40.") and "shrinks going back" in frame
+        browser.press_right(0, 2)  # weight scale 0.5 -> 1.0 -> 2.0
+        frame = browser.evaluate(SHOWN_FRAMES)
+        assert frame.startswith("Weight scale 2.0, step 40 of 40.") and "grows going back" in frame
+        assert " | " not in frame  # one frame shown, not several
