@@ -501,7 +501,7 @@ def test_transformer_page_shows_the_measured_loss_and_embeds_the_attention_frame
     vocab = re.search(r"([\d,]+) characters, (\d+) different ones", text)
     assert vocab and int(vocab.group(1).replace(",", "")) > 50_000
     losses = re.search(
-        r"loss on the training text ([\d.]+), validation loss ([\d.]+) nats per character "
+        r"loss on the training text ([\d.]+), validation loss ([\d.]+) nats per character\s+"
         r"\(bigram model ([\d.]+), uniform guess ([\d.]+)\)",
         text,
     )
