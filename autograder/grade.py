@@ -47,7 +47,7 @@ from autograder.intake.submissions import (
     save_picks,
     saved_picks,
 )
-from autograder.outputs.export import check_formats, export_grades
+from autograder.outputs.export import check_formats, export_grades, formats_present
 from autograder.outputs.feedback import (
     conceal_hidden_tests,
     feedback_path,
@@ -325,6 +325,8 @@ def write_outputs(
 ) -> list[NotebookGrade]:
     """Write grades.csv, feedback.zip, the LMS files of `formats` and report.html from the gradebook alone.
 
+    An LMS file an earlier run wrote into `out_dir` is written again too, whatever `formats` says.
+
     They cover every grade of `assignment` the gradebook holds, with the students' LMS identities from
     the roster kept in `out_dir`, as the `course`'s nbgrader_config.py has them (see `attendance`):
     the excluded students left out (`say` is told who, and their pages are taken out of `feedback/`),
@@ -347,6 +349,7 @@ def write_outputs(
         say(attendance.summary(left_out))
     grades = attendance.apply(stored)
     roster = read_roster(out_dir)
+    formats = tuple(dict.fromkeys((*formats, *formats_present(out_dir))))
     export_grades(out_dir, grades, roster, formats)
     names = {s: who.name for s, who in roster.items()}
     write_report(out_dir / "report.html", assignment, grades, names, attendance, left_out)

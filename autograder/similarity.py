@@ -4,6 +4,7 @@ Each answer (grade_id) is compared with the same answer of every other student, 
 fingerprints: winnowed k-grams of the code after names, strings, spaces and comments are normalised
 away, so renamed variables and reformatted code still match. The answers are found with `match_answers`,
 so a notebook whose metadata was stripped or whose cells were moved still compares the right code.
+Written (markdown) answers are prose, which copydetect's code tokens do not fit: they are not compared.
 
 Why per answer and not per notebook: an answer is compared only with the same question's answers, so a
 passage that two students happen to write in different questions does not count, and the page can show
@@ -37,6 +38,7 @@ from copydetect.utils import filter_code, highlight_overlap
 from nbformat import NotebookNode
 
 from autograder.authoring.release import release_notebook
+from autograder.core.cells import is_answer, nbgrader_meta
 from autograder.core.course import Course
 from autograder.core.errors import CourseError
 from autograder.grading.match import match_answers
@@ -119,6 +121,10 @@ def similarity_report(course: Course, assignment: str, submissions: Path, out_di
         for name in names
     }
     folder = prepare_submissions(submissions, out_dir, assignment, course.root).folder
+    code_answers = {
+        name: {nbgrader_meta(c)["grade_id"] for c in release.cells if is_answer(c) and c.cell_type == "code"}
+        for name, release in releases.items()
+    }
     versions: dict[str, dict[str, str]] = {}  # answer -> student -> their own code
     not_compared: dict[str, str] = {}
     students = set()
@@ -135,6 +141,8 @@ def similarity_report(course: Course, assignment: str, submissions: Path, out_di
         given = given_lines(release)
         students.add(submission.student_id)
         for grade_id, code in match_answers(release, handed_in).answers.items():
+            if grade_id not in code_answers[submission.notebook]:
+                continue  # a written (markdown) answer: prose, which copydetect's code tokens do not fit
             label = grade_id if len(names) == 1 else f"{submission.notebook}: {grade_id}"
             versions.setdefault(label, {})[submission.student_id] = own_code(code, given)
     if len(students) < 2:

@@ -190,25 +190,35 @@ def test_grade_writes_lms_files_with_the_rosters_identities(course, make_class, 
     for name in ["feedback.zip", "canvas.csv", "moodle.csv", "feedback-moodle.zip"]:
         assert f"wrote {out / name}\n" in result.output
     assert "no roster" not in result.output
+    with zipfile.ZipFile(out / "feedback.zip") as archive:
+        assert archive.namelist() == ["blank/warmup.html"], "the teacher's written part 4 waits for a TA"
+    assert "1 written part(s) wait for a TA" in rows(out / "moodle.csv")[2][9]
 
+    # The TA's score of the written part reaches every LMS file, and the page goes out with it.
+    scores = tmp_path / "scores.csv"
+    scores.write_text("student_id,question,points,comment\nteacher,why_relu,2,Complete.\n")
+    review = ["review", "warmup", "--out", str(out), "--import", str(scores), "--course", str(REPO)]
+    result = CliRunner().invoke(cli, review)  # rewrites the LMS files the grading run wrote
+    assert result.exit_code == 0, result.output
     assert rows(out / "canvas.csv")[2:] == [
         ["Bla Nk", "902", "", "", "", "0"],
-        ["Tea Cher", "901", "", "", "", "7"],
+        ["Tea Cher", "901", "", "", "", "9"],
     ]
     assert [row[:5] for row in rows(out / "moodle.csv")[1:]] == [
         ["Participant 902", "Bla Nk", "", "graded", "0"],
-        ["Participant 901", "Tea Cher", "", "graded", "7"],
+        ["Participant 901", "Tea Cher", "", "graded", "9"],
     ]
     with zipfile.ZipFile(out / "feedback.zip") as archive:
         assert archive.namelist() == ["blank/warmup.html", "teacher/warmup.html"]
-        assert "Score: 7 / 7" in archive.read("teacher/warmup.html").decode()
+        page = archive.read("teacher/warmup.html").decode()
+        assert "Score: 9 / 9" in page and "Complete." in page
     with zipfile.ZipFile(out / "feedback-moodle.zip") as archive:
         assert sorted(archive.namelist()) == [
             "Bla Nk_902_assignfeedback_file_/warmup.html",
             "Tea Cher_901_assignfeedback_file_/warmup.html",
         ]
     report = (out / "report.html").read_text()
-    assert "<img alt='Histogram of the 2 students&#x27; scores out of 7: 1 scored 0, 1 scored 7.'" in report
+    assert "<img alt='Histogram of the 2 students&#x27; scores out of 9: 1 scored 0, 1 scored 9.'" in report
     assert not re.search(r"https?:|(src|href)=['\"]//", report)  # loads nothing from the network
 
 

@@ -106,8 +106,9 @@ def test_the_gradebook_holds_every_grade_with_its_parts(demo_run):
         ("test_relu", 2.0),
         ("test_relu_derivative", 0.0),
         ("test_dense_relu", 0.0),
+        ("why_relu", 0.0),  # the written part 4, waiting for a TA
     ]
-    assert grade.score == 2.0 and grade.max_score == 7.0
+    assert grade.score == 2.0 and grade.max_score == 9.0 and grade.pending_manual[0].grade_id == "why_relu"
 
 
 def test_source_gets_full_marks_and_blank_release_gets_zero_in_one_batch(course, make_class, tmp_path):

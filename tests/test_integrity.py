@@ -84,4 +84,4 @@ def test_with_the_kernels_word_alone_patching_numpy_would_pay(course, make_class
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # a reference run of this guard
     submissions = make_class({"patches-allclose": hand_in(TRICKS["patches-allclose"])})
     [grade] = grade_assignment(course, "warmup", submissions, tmp_path / "o")
-    assert grade.score == grade.max_score == 7.0
+    assert grade.passes_every_test and grade.score == 7.0  # every test passed: the trick paid

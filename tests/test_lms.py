@@ -370,21 +370,21 @@ def test_grading_a_brightspace_zip_end_to_end_charges_the_late_hand_in(late_cour
     assert "Brightspace submissions detected: 2 students" in result.output
     with open(out / "grades.csv", newline="", encoding="utf-8") as handle:
         rows = {row["student_id"]: row for row in csv.DictReader(handle)}
-    assert (rows["jane-doe"]["score"], rows["jane-doe"]["status"]) == ("5.6", "graded")
+    assert (rows["jane-doe"]["score"], rows["jane-doe"]["status"]) == ("5.2", "graded")  # 7 of 9 less 2 started days x 10 % of 9
     assert (rows["ole-hansen"]["score"], rows["ole-hansen"]["status"]) == ("0", "invalid-notebook")
     jane_row = {key: rows["jane-doe"][key] for key in ("name", "raw_score", "late_hours", "penalty")}
-    assert jane_row == {"name": "Jane Doe", "raw_score": "7", "late_hours": "32.02", "penalty": "1.4"}
+    assert jane_row == {"name": "Jane Doe", "raw_score": "7", "late_hours": "32.02", "penalty": "1.8"}
     assert "jane-doe (Jane Doe)" in result.output, "progress lines name the student"
     gradebook = Gradebook(sqlite_url(out / "gradebook.sqlite"))
     jane = gradebook.get("warmup", "jane-doe", "warmup.ipynb")
     gradebook.close()
     assert (jane.raw_score, jane.penalty, jane.submitted_at) == (
         7.0,
-        pytest.approx(1.4),
+        pytest.approx(1.8),
         "2026-12-03T08:00:00+01:00",
     )
     feedback = (out / "feedback" / "jane-doe" / "warmup.html").read_text()
-    assert "after the deadline" in feedback and "1.4 points off" in feedback
+    assert "after the deadline" in feedback and "1.8 points off" in feedback
     needs_a_look = (out / "report.html").read_text().split("Needs a human look")[1].split("Every notebook")[0]
     assert "jane-doe<br><small>Jane Doe</small>" in needs_a_look
     assert zipfile.ZipFile(download).testzip() is None, "the download is left whole"

@@ -41,8 +41,13 @@ def test_written_parts_count_in_the_maximum_and_wait_for_a_ta(graded) -> None:
         s: (r["score"], r["max_score"], r["status"], r["needs_manual_grade"]) for s, r in rows.items()
     } == {
         "ada": ("2", "7", "graded", "2"),
-        "bo": ("2", "7", "graded", "0"),  # left as released: 0 at once, as nbgrader does
-        "cy": ("0", "7", "graded", "0"),
+        "bo": (
+            "2",
+            "7",
+            "graded",
+            "1",
+        ),  # the answer left as released: 0 at once; the task waits, as in nbgrader
+        "cy": ("0", "7", "graded", "1"),
     }
     gradebook = Gradebook(sqlite_url(out / "gradebook.sqlite"))
     ada = gradebook.get("essay", "ada", "essay.ipynb")
@@ -54,8 +59,8 @@ def test_written_parts_count_in_the_maximum_and_wait_for_a_ta(graded) -> None:
     assert ada.parts[1].answer == "Negative inputs give *zero* gradient."
     assert "straight line" in ada.parts[2].answer
     report = (out / "report.html").read_text()
-    assert "Written answers waiting for a TA (2)" in report
-    assert "1 of 3" in report
+    assert "Written answers waiting for a TA (4)" in report
+    assert "1 of 3" in report and "3 of 3" in report
     assert not (out / "feedback.zip").read_bytes().count(b"ada/essay.html"), "held back until a TA grades it"
 
 

@@ -46,7 +46,7 @@ def test_stripped_metadata_is_matched_by_the_names_a_cell_defines(release):
         cell.metadata = {}
     matched = match_answers(release, notebook)
     assert matched.answers["relu"] == RELU
-    assert set(matched.answers) == {"relu", "relu_derivative", "dense_relu"}
+    assert set(matched.answers) == {"relu", "relu_derivative", "dense_relu", "why_relu"}
     assert any("'relu' had lost its nbgrader id" in r for r in matched.repairs)
     assert matched.extra == {}, "copies of the given cells are not counted as the student's own code"
 

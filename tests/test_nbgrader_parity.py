@@ -290,11 +290,6 @@ def test_the_written_answers_nbgrader_leaves_to_a_ta_are_the_ones_autograder_lea
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="autograder scores a task with no cells right under it 0 at once (score._written_part); nbgrader"
-    " always leaves a task to a TA, who may find its work elsewhere in the notebook (partial's is at the end)",
-)
 def test_every_task_nbgrader_leaves_to_a_ta_waits_for_one(graded) -> None:
     nbgrader, autograder, _, _ = graded
     assert _waiting(autograder["cells"]) == _waiting(nbgrader["cells"])

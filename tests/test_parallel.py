@@ -166,12 +166,12 @@ def test_sandbox_binds_nothing_on_a_machine_without_gpus(monkeypatch, tmp_path):
     assert "--dev-bind" not in sandbox_prefix(tmp_path, KernelLimits(), gpu=True)
 
 
-def test_mlp_and_cnn_are_marked_as_gpu_notebooks(course):
+def test_the_torch_assignments_are_marked_as_gpu_notebooks(course):
     import nbformat
 
     for assignment in course.assignments():
         source = nbformat.read(course.source_root / assignment / f"{assignment}.ipynb", as_version=4)
-        assert needs_gpu(source) == (assignment in {"mlp", "cnn"}), assignment
+        assert needs_gpu(source) == (assignment in {"mlp", "cnn", "attention"}), assignment
 
 
 @pytest.fixture

@@ -22,9 +22,9 @@ from autograder.review.app import ReviewApp
 from autograder.review.questions import import_scores, questions
 
 ANSWERS = {
-    "ada": "Its gradient is *one* for $x > 0$, so it does not vanish.",
-    "bo": "It is fast to compute.",
-    "cy": "Because the slope is 1 on the positive side.",
+    "s2301": "Its gradient is *one* for $x > 0$, so it does not vanish.",
+    "s2302": "It is fast to compute.",
+    "s2303": "Because the slope is 1 on the positive side.",
 }
 
 
@@ -103,8 +103,8 @@ def test_a_ta_grades_one_question_for_three_students_in_the_browser(essay_class,
     rows = {
         row["student_id"]: (row["score"], row["needs_manual_grade"]) for row in read_csv(out / "grades.csv")
     }
-    assert rows == {"ada": ("4", "0"), "bo": ("2", "0"), "cy": ("4", "0")}
-    assert "Read by Maria." in (out / "feedback" / "bo" / "essay.html").read_text()
+    assert rows == {"s2301": ("4", "1"), "s2302": ("2", "1"), "s2303": ("4", "1")}  # the task waits still
+    assert "Read by Maria." in (out / "feedback" / "s2302" / "essay.html").read_text()
 
 
 def test_two_tas_saving_one_answer_on_postgresql_never_overwrite_each_other(postgres_url, tmp_path):
@@ -132,16 +132,16 @@ def test_scores_graded_elsewhere_come_in_from_a_csv_file(essay_class, tmp_path):
     course, _, out, _ = essay_class
     gradebook = Gradebook(sqlite_url(out / "gradebook.sqlite"))
     scores = tmp_path / "scores.csv"
-    scores.write_text("student_id,question,points,comment\nada,why,3,Clear.\nbo,why,1,\ndee,why,0,\n")
+    scores.write_text("student_id,question,points,comment\ns2301,why,3,Clear.\ns2302,why,1,\ndee,why,0,\n")
     with pytest.raises(CourseError, match="line 4: no grade of student 'dee'"):
         import_scores(gradebook, course, "essay", scores)
     assert gradebook.manual_scores_of("essay") == [], "a file with a bad row stores nothing"
-    scores.write_text("student_id,question,points,comment\nada,why,3,Clear.\nbo,why,1,\n")
+    scores.write_text("student_id,question,points,comment\ns2301,why,3,Clear.\ns2302,why,1,\n")
     assert import_scores(gradebook, course, "essay", scores) == 2
-    grade = gradebook.get("essay", "ada", "essay.ipynb")
+    grade = gradebook.get("essay", "s2301", "essay.ipynb")
     why = next(p for p in grade.parts if p.grade_id == "why")
     assert (why.points, why.comment, why.pending) == (3, "Clear.", False)
-    scores.write_text("student_id,question,points\nada,why,4\n")
+    scores.write_text("student_id,question,points\ns2301,why,4\n")
     with pytest.raises(CourseError, match="outside 0..3"):
         import_scores(gradebook, course, "essay", scores)
     scores.write_text("student_id,question,points\nada,wy,1\n")

@@ -3,8 +3,9 @@
 A test cell earns all its points when the kernel says it ran to its end, as in nbgrader, and every
 observation the reference run made in it matches (see `verdict`); otherwise it earns none. A written
 answer or task (nbgrader's manually graded cells) counts in the maximum, as nbgrader counts it, and
-waits for a person: its part keeps what the student wrote and is `pending` until a TA scores it. One
-left as released scores 0 at once, as nbgrader does with an unchanged answer.
+waits for a person: its part keeps what the student wrote and is `pending` until a TA scores it. An
+answer left as released scores 0 at once, as nbgrader does with an unchanged answer; a task always
+waits, as in nbgrader.
 """
 
 import re
@@ -88,8 +89,9 @@ def score_parts(
 
 
 def _written_part(grade_id: str, points: float, kind: PartKind, written: str, stub: str | None) -> PartResult:
-    unanswered = not written.strip() or (kind == PartKind.ANSWER and written.strip() == (stub or "").strip())
-    if unanswered:
+    # nbgrader's rule: an answer left exactly as released scores 0 without a TA; a task always waits
+    # for one, since its work may be anywhere in the notebook.
+    if kind == PartKind.ANSWER and written.strip() == (stub or "").strip():
         return PartResult(grade_id, 0.0, points, "not answered", kind=kind)
     return PartResult(grade_id, 0.0, points, NEEDS_MANUAL_GRADE, kind=kind, answer=written, pending=True)
 

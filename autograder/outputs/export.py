@@ -163,6 +163,11 @@ def export_paths(out_dir: Path, formats: tuple[str, ...] | list[str] = ()) -> li
     return paths
 
 
+def formats_present(out_dir: Path) -> tuple[str, ...]:
+    """The LMS formats whose files are already in `out_dir`: a later export writes them again too."""
+    return tuple(f for f in FORMATS if f != "csv" and export_paths(out_dir, [f])[-1].is_file())
+
+
 def export_grades(
     out_dir: Path,
     grades: list[NotebookGrade],

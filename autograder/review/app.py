@@ -23,12 +23,18 @@ from http.cookies import SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from autograder.core.model import ManualScore
+from autograder.core.model import ManualScore, PartKind
 from autograder.outputs.gradebook import Gradebook, ManualConflict, answer_digest
 from autograder.outputs.pages import markdown_html, page
 from autograder.review.questions import Answer, Question, answers_to
 
 COOKIE = "autograder_review"
+
+_NOTHING_FOUND = {
+    PartKind.ANSWER: "(no answer)",
+    PartKind.TASK: "(no cells right under the task: its work may be elsewhere in the notebook, in"
+    " `graded/<student_id>/` of the grading folder)",
+}
 
 STYLE = """
 body { max-width: 80rem; }
@@ -114,7 +120,7 @@ class ReviewApp:
             "<div class='columns'><section>",
             f"<h2>Question</h2><div class='given'>{markdown_html(question.prompt)}</div>",
             f"<h2>Answer {index + 1}{escape(who)} <small>({state})</small></h2>",
-            f"<div class='written'>{_written(question, answer.part.answer or '(no answer)')}</div>",
+            f"<div class='written'>{_written(question, answer.part.answer or _NOTHING_FOUND[question.kind])}</div>",
             "</section><aside>",
             f"<h2>Mark scheme</h2><div class='scheme'>{markdown_html(question.mark_scheme or '(none)')}</div>",
             f"<h2>Model answer</h2><div class='scheme'>{_written(question, question.model_answer)}</div>"
