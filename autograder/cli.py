@@ -426,7 +426,8 @@ def _serve_review(
 ) -> None:
     """Serve the TA view until Ctrl-C or SIGTERM."""
     roster = {s: who.name for s, who in read_roster(out_dir).items()}
-    app = ReviewApp(assignment, questions(course, assignment), gradebook, grader, not names, roster)
+    excluded = load_attendance(course.root, assignment, course.assignments()).excluded
+    app = ReviewApp(assignment, questions(course, assignment), gradebook, grader, not names, roster, excluded)
     if not app.questions:
         raise CourseError(f"{assignment} has no manually graded answers or tasks: nothing to review")
     server = app.serve(port)

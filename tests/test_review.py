@@ -147,3 +147,11 @@ def test_scores_graded_elsewhere_come_in_from_a_csv_file(essay_class, tmp_path):
     scores.write_text("student_id,question,points\nada,wy,1\n")
     with pytest.raises(CourseError, match="no written question 'wy'"):
         import_scores(gradebook, course, "essay", scores)
+
+
+def test_an_excluded_students_answers_are_not_shown(essay_class):
+    course, _, out, _ = essay_class
+    gradebook = Gradebook(sqlite_url(out / "gradebook.sqlite"))
+    app = ReviewApp("essay", questions(course, "essay"), gradebook, "ta", excluded=frozenset({"s2302"}))
+    assert {answer.student_id for answer in app.answers(app.questions[0])} == {"s2301", "s2303"}
+    assert "0 of 2" in app.index()

@@ -56,14 +56,13 @@ class ReviewApp:
     grader: str
     blind: bool = True
     names: dict[str, str] = field(default_factory=dict)
+    excluded: frozenset[str] = frozenset()
+    """Students left out of the course (c.Autograder.excluded): their answers are not shown."""
     token: str = field(default_factory=lambda: secrets.token_urlsafe(18))
 
     def answers(self, question: Question) -> list[Answer]:
-        return answers_to(
-            question,
-            self.gradebook.grades_of(self.assignment),
-            self.gradebook.manual_scores_of(self.assignment),
-        )
+        grades = [g for g in self.gradebook.grades_of(self.assignment) if g.student_id not in self.excluded]
+        return answers_to(question, grades, self.gradebook.manual_scores_of(self.assignment))
 
     def serve(self, port: int = 0) -> ThreadingHTTPServer:
         """A server for this app on 127.0.0.1 (`port` 0: any free one); run its `serve_forever`."""
