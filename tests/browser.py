@@ -70,6 +70,19 @@ class DevTools:
         self.call("Page.navigate", url=url)
         self.wait(settle)
 
+    def wait_until(self, expression: str, timeout: float = 45) -> bool:
+        """Collect events until `expression` is true on the page (or `timeout` seconds pass); return it.
+
+        For what a loaded machine renders slowly: a fixed pause is either too short there or too long
+        everywhere else.
+        """
+        end = time.monotonic() + timeout
+        while not self.evaluate(expression):
+            if time.monotonic() > end:
+                return False
+            self.wait(0.5)
+        return True
+
     def evaluate(self, expression: str):
         result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
         return result.get("result", {}).get("value")

@@ -256,11 +256,17 @@ def test_slider_switches_frames_in_browser_with_no_other_hosts(site: Path, tmp_p
 def test_every_chapter_renders_its_widgets_and_math_offline(site: Path, tmp_path: Path, chapter: str) -> None:
     """In a real browser: no request elsewhere, every widget and formula rendered, a screenshot kept."""
     with browse(site, tmp_path / "profile") as (browser, base):
-        browser.open(f"{base}/book/{chapter}.html")
-        views = browser.evaluate("document.querySelectorAll('.jupyter-widgets').length")
-        placeholders = browser.evaluate(
+        browser.open(f"{base}/book/{chapter}.html", settle=1)
+        placeholders_js = (
             "document.querySelectorAll('script[type=\"application/vnd.jupyter.widget-view+json\"]').length"
         )
+        browser.wait_until(
+            f"document.querySelectorAll('.jupyter-widgets').length >= {placeholders_js}"
+            " && document.querySelectorAll('mjx-container').length > 0"
+        )
+        browser.wait(1)  # late console errors and requests
+        views = browser.evaluate("document.querySelectorAll('.jupyter-widgets').length")
+        placeholders = browser.evaluate(placeholders_js)
         assert placeholders > 0, f"{chapter} has no widget"
         assert views >= placeholders, f"{chapter}: {placeholders} widgets embedded, {views} rendered"
         assert browser.evaluate("document.querySelectorAll('mjx-container').length") > 0, "no math rendered"
