@@ -679,10 +679,7 @@ def test_transformer_pages_three_sliders_switch_the_attention_frame_in_browser(
     """With no kernel, do the layer, head and query sliders each change the attention frame that is shown?"""
     with browse(site, tmp_path) as (browser, base):
         browser.open(f"{base}/book/{TRANSFORMERS}.html")
-        for _ in range(30):  # the page carries 48 frames: on a busy machine it may take longer to render
-            if browser.evaluate(SHOWN_FRAMES):
-                break
-            browser.wait(1)
+        assert browser.wait_until(f"({SHOWN_FRAMES}).length > 0"), "no attention frame rendered"  # 48 frames
         assert "layer 1, head 1, for the query 'n' at position 5 " in browser.evaluate(SHOWN_FRAMES)
         browser.press_right(2, 5)  # the query to the last position, the full stop
         assert "layer 1, head 1, for the query '.' at position 30 " in browser.evaluate(SHOWN_FRAMES)
