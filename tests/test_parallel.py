@@ -171,7 +171,7 @@ def test_the_torch_assignments_are_marked_as_gpu_notebooks(course):
 
     for assignment in course.assignments():
         source = nbformat.read(course.source_root / assignment / f"{assignment}.ipynb", as_version=4)
-        assert needs_gpu(source) == (assignment in {"mlp", "cnn", "attention"}), assignment
+        assert needs_gpu(source) == (assignment in {"mlp", "cnn", "attention", "optim"}), assignment
 
 
 @pytest.fixture
