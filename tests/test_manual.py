@@ -14,13 +14,8 @@ from synthetic import grade_essay_class
 
 from autograder.core.model import ManualScore, PartKind
 from autograder.grade import grade_assignment, write_outputs
-from autograder.outputs.gradebook import (
-    CHANGED_SINCE_GRADED,
-    Gradebook,
-    ManualConflict,
-    answer_digest,
-    sqlite_url,
-)
+from autograder.outputs.gradebook import Gradebook, sqlite_url
+from autograder.outputs.manual_scores import CHANGED_SINCE_GRADED, ManualConflict, answer_digest
 
 
 def read_csv(path) -> list[dict]:

@@ -17,7 +17,8 @@ from synthetic import RELU, grade_essay_class
 from autograder.core.errors import CourseError
 from autograder.core.model import ManualScore
 from autograder.grade import write_outputs
-from autograder.outputs.gradebook import Gradebook, ManualConflict, answer_digest, sqlite_url
+from autograder.outputs.gradebook import Gradebook, sqlite_url
+from autograder.outputs.manual_scores import ManualConflict, answer_digest
 from autograder.review.app import ReviewApp
 from autograder.review.questions import import_scores, questions
 

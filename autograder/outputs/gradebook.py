@@ -5,17 +5,13 @@ leaves the gradebook with whole grades only, and a finished grade is never lost.
 before grades had late fields (`submitted_at`, `late_seconds`, `penalty`), `evidence` or `sandboxed`
 gets those columns added when it is opened (and its late notes moved out of the repairs).
 
-People's grades of written parts live in tables of their own (`manual_scores`, `rubric_items`), which
-autograding never writes: a re-run replaces a notebook's parts and keeps every TA's score. A grade
-read back carries them in its parts (see `_with_manual_scores`). Saving a score names the version it
-was based on, so two TAs grading at once never overwrite each other unseen (`ManualConflict`).
+People's grades of written parts live in tables of their own, which autograding never writes (see
+`manual_scores`): a re-run replaces a notebook's parts and keeps every TA's score, and a grade read
+back carries them in its parts.
 """
 
-import hashlib
 import json
 import re
-import uuid
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -37,7 +33,6 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import (
     ArgumentError,
-    IntegrityError,
     NoSuchModuleError,
     OperationalError,
     ProgrammingError,
@@ -45,6 +40,7 @@ from sqlalchemy.exc import (
 
 from autograder.core.errors import CourseError
 from autograder.core.model import ManualScore, NotebookGrade, PartKind, PartResult, RubricItem
+from autograder.outputs import manual_scores
 
 _metadata = MetaData()
 
@@ -92,48 +88,6 @@ parts_table = Table(
 
 _added_part_columns = ("kind", "answer", "pending")
 
-manual_table = Table(
-    "manual_scores",
-    _metadata,
-    *(Column(name, String(255), primary_key=True) for name in _key),
-    Column("grade_id", String(255), primary_key=True),
-    Column("items", Text, nullable=False),
-    Column("adjustment", Float, nullable=False),
-    Column("comment", Text, nullable=False),
-    Column("grader", String(255), nullable=False),
-    Column("answer_digest", String(64), nullable=False),
-    Column("version", Integer, nullable=False),
-    Column("updated_at", DateTime, nullable=False),
-)
-
-rubric_table = Table(
-    "rubric_items",
-    _metadata,
-    Column("assignment", String(255), primary_key=True),
-    Column("notebook", String(255), primary_key=True),
-    Column("grade_id", String(255), primary_key=True),
-    Column("item_id", String(64), primary_key=True),
-    Column("text", Text, nullable=False),
-    Column("points", Float, nullable=False),
-    Column("position", Integer, nullable=False),
-)
-
-CHANGED_SINCE_GRADED = "the answer changed after it was graded: a TA should look at it again"
-
-
-class ManualConflict(Exception):
-    """Someone else saved this part's grade after it was read; `current` is theirs."""
-
-    def __init__(self, current: ManualScore) -> None:
-        super().__init__(f"{current.grader or 'someone'} graded this answer in the meantime")
-        self.current = current
-
-
-def answer_digest(answer: str) -> str:
-    """A short fingerprint of a written answer, to tell when it changed after a TA graded it."""
-    return hashlib.sha256(answer.encode()).hexdigest()[:32]
-
-
 SUPPORTED = (
     "supported: SQLite (sqlite:///path, the default) and PostgreSQL (postgresql+psycopg://user@host/db);"
     " other SQLAlchemy databases need their driver installed"
@@ -166,6 +120,7 @@ class Gradebook:
         try:
             self.engine = create_engine(url)
             _metadata.create_all(self.engine)
+            manual_scores.metadata.create_all(self.engine)
             _add_missing_columns(self.engine)
         except ImportError as error:  # the URL names a driver that is not installed
             raise CourseError(
@@ -210,9 +165,9 @@ class Gradebook:
                 )
             manual = {
                 (m.assignment, m.student_id, m.notebook, m.grade_id): m
-                for m in self._manual_scores(db, **key)
+                for m in manual_scores.read_scores(db, **key)
             }
-            rubrics = self._rubrics(db, key.get("assignment"))
+            rubrics = manual_scores.read_rubrics(db, key.get("assignment"))
             grades = [
                 NotebookGrade(
                     student_id=row["student_id"],
@@ -220,7 +175,7 @@ class Gradebook:
                     notebook=row["notebook"],
                     status=row["status"],
                     max_score=row["max_score"],
-                    parts=_with_manual_scores(
+                    parts=manual_scores.with_manual_scores(
                         parts.get(tuple(row[name] for name in _key), []),
                         row,
                         manual,
@@ -247,127 +202,43 @@ class Gradebook:
                 grade.repairs = [note for note in grade.repairs if note not in old]
         return grades
 
-    # People's grades of written parts: read and saved by the TA view (`review`) and `review --import`.
+    # People's grades of written parts (see `manual_scores`): read and saved by the TA view (`review`).
 
     def rubric(self, assignment: str, notebook: str, grade_id: str) -> list[RubricItem]:
         """The rubric of one written question, in order."""
         with self.engine.connect() as db:
-            return self._rubrics(db, assignment).get((assignment, notebook, grade_id), [])
+            return manual_scores.read_rubrics(db, assignment).get((assignment, notebook, grade_id), [])
 
     def save_rubric_item(
         self, assignment: str, notebook: str, grade_id: str, text: str, points: float, item_id: str = ""
     ) -> RubricItem:
-        """Add a rubric item (no `item_id`) or change one; every answer that has it is re-graded by it."""
-        key = {"assignment": assignment, "notebook": notebook, "grade_id": grade_id}
-        with self.engine.begin() as db:
-            if item_id:
-                position = db.execute(
-                    select(rubric_table.c.position).filter_by(**key, item_id=item_id)
-                ).scalar()
-                db.execute(delete(rubric_table).filter_by(**key, item_id=item_id))
-            else:
-                item_id = uuid.uuid4().hex[:12]
-                position = None
-            if position is None:
-                position = len(db.execute(select(rubric_table.c.item_id).filter_by(**key)).all())
-            db.execute(
-                rubric_table.insert().values(
-                    **key, item_id=item_id, text=text, points=points, position=position
-                )
-            )
-        return RubricItem(item_id, text, points, position)
+        """Add a rubric item (no `item_id`) or change one (see `manual_scores.save_rubric_item`)."""
+        return manual_scores.save_rubric_item(
+            self.engine, assignment, notebook, grade_id, text, points, item_id
+        )
 
     def delete_rubric_item(self, assignment: str, notebook: str, grade_id: str, item_id: str) -> None:
         """Remove a rubric item; the answers that had it lose its points."""
-        with self.engine.begin() as db:
-            db.execute(
-                delete(rubric_table).filter_by(
-                    assignment=assignment, notebook=notebook, grade_id=grade_id, item_id=item_id
-                )
-            )
+        manual_scores.delete_rubric_item(self.engine, assignment, notebook, grade_id, item_id)
 
     def manual_score(
         self, assignment: str, student_id: str, notebook: str, grade_id: str
     ) -> ManualScore | None:
         """A person's stored grade of one written part, or None."""
         with self.engine.connect() as db:
-            found = self._manual_scores(
+            found = manual_scores.read_scores(
                 db, assignment=assignment, student_id=student_id, notebook=notebook, grade_id=grade_id
             )
         return found[0] if found else None
 
     def save_manual_score(self, score: ManualScore) -> ManualScore:
-        """Store a person's grade of a written part, based on the version `score.version` they read.
-
-        Raises ManualConflict, with the stored grade, when someone saved another in the meantime.
-        Returns the stored grade with its new version.
-        """
-        key = {
-            "assignment": score.assignment,
-            "student_id": score.student_id,
-            "notebook": score.notebook,
-            "grade_id": score.grade_id,
-        }
-        saved = replace(score, version=score.version + 1)
-        values = {
-            "items": json.dumps(list(saved.items)),
-            "adjustment": saved.adjustment,
-            "comment": saved.comment,
-            "grader": saved.grader,
-            "answer_digest": saved.answer_digest,
-            "version": saved.version,
-            "updated_at": datetime.now(UTC).replace(tzinfo=None),
-        }
-        try:
-            with self.engine.begin() as db:
-                if score.version == 0:
-                    db.execute(manual_table.insert().values(**key, **values))
-                else:
-                    updated = db.execute(
-                        manual_table.update().filter_by(**key, version=score.version).values(**values)
-                    )
-                    if updated.rowcount != 1:
-                        raise IntegrityError("a newer version is stored", None, Exception())
-        except IntegrityError:
-            current = self.manual_score(score.assignment, score.student_id, score.notebook, score.grade_id)
-            raise ManualConflict(current or score) from None
-        return saved
+        """Store a person's grade of a written part; ManualConflict if someone saved one in the meantime."""
+        return manual_scores.save_score(self.engine, score)
 
     def manual_scores_of(self, assignment: str) -> list[ManualScore]:
         """Every person's grade of a written part of one assignment."""
         with self.engine.connect() as db:
-            return self._manual_scores(db, assignment=assignment)
-
-    @staticmethod
-    def _manual_scores(db, **key: str) -> list[ManualScore]:
-        rows = db.execute(select(manual_table).filter_by(**key)).mappings()
-        return [
-            ManualScore(
-                assignment=row["assignment"],
-                student_id=row["student_id"],
-                notebook=row["notebook"],
-                grade_id=row["grade_id"],
-                items=tuple(json.loads(row["items"])),
-                adjustment=row["adjustment"],
-                comment=row["comment"],
-                grader=row["grader"],
-                answer_digest=row["answer_digest"],
-                version=row["version"],
-            )
-            for row in rows
-        ]
-
-    @staticmethod
-    def _rubrics(db, assignment: str | None) -> dict[tuple[str, str, str], list[RubricItem]]:
-        query = select(rubric_table).order_by(rubric_table.c.position)
-        if assignment is not None:
-            query = query.filter_by(assignment=assignment)
-        rubrics: dict[tuple[str, str, str], list[RubricItem]] = {}
-        for row in db.execute(query).mappings():
-            rubrics.setdefault((row["assignment"], row["notebook"], row["grade_id"]), []).append(
-                RubricItem(row["item_id"], row["text"], row["points"], row["position"])
-            )
-        return rubrics
+            return manual_scores.read_scores(db, assignment=assignment)
 
     def put(self, grade: NotebookGrade) -> None:
         """Store a grade, replacing any earlier one of the same notebook, in one transaction."""
@@ -413,33 +284,6 @@ class Gradebook:
                         for position, p in enumerate(grade.parts)
                     ],
                 )
-
-
-def _with_manual_scores(
-    parts: list[PartResult],
-    row,
-    manual: dict[tuple, ManualScore],
-    rubrics: dict[tuple[str, str, str], list[RubricItem]],
-) -> list[PartResult]:
-    """The parts of one grade with each written part's score, comment and state from the TAs' tables."""
-    merged = []
-    for part in parts:
-        score = manual.get((row["assignment"], row["student_id"], row["notebook"], part.grade_id))
-        if not part.is_manual or score is None:
-            merged.append(part)
-            continue
-        rubric = rubrics.get((row["assignment"], row["notebook"], part.grade_id), [])
-        changed = part.pending and score.answer_digest != answer_digest(part.answer)
-        merged.append(
-            replace(
-                part,
-                points=score.points(rubric, part.max_points),
-                message=CHANGED_SINCE_GRADED if changed else "",
-                comment=score.feedback(rubric),
-                pending=changed,
-            )
-        )
-    return merged
 
 
 def _add_missing_columns(engine: Engine) -> None:

@@ -24,7 +24,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from autograder.core.model import ManualScore, PartKind
-from autograder.outputs.gradebook import Gradebook, ManualConflict, answer_digest
+from autograder.outputs.gradebook import Gradebook
+from autograder.outputs.manual_scores import ManualConflict, answer_digest
 from autograder.outputs.pages import markdown_html, page
 from autograder.review.questions import Answer, Question, answers_to
 

@@ -24,7 +24,8 @@ from autograder.core.cells import (
 from autograder.core.course import Course
 from autograder.core.errors import CourseError
 from autograder.core.model import ManualScore, NotebookGrade, PartKind, PartResult
-from autograder.outputs.gradebook import Gradebook, answer_digest
+from autograder.outputs.gradebook import Gradebook
+from autograder.outputs.manual_scores import answer_digest
 
 
 @dataclass(frozen=True)
