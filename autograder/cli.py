@@ -344,12 +344,7 @@ def export_command(
     Example: autograder export warmup --out _build/grades/warmup --format canvas
     """
     with _user_errors():
-        database = db_url or sqlite_url(out_dir / GRADEBOOK_FILE)
-        if db_url is None and not (out_dir / GRADEBOOK_FILE).is_file():
-            raise CourseError(
-                f"no gradebook in {out_dir}: grade first (`autograder grade {assignment} ... --out {out_dir}`)"
-            )
-        gradebook = Gradebook(database)
+        gradebook = _graded_gradebook(assignment, out_dir, db_url)
         try:
             course = Course(course_root)  # its nbgrader_config.py: who is excluded or excused
             grades = write_outputs(
@@ -403,12 +398,7 @@ def review_command(
     with _user_errors():
         course = Course(course_root)
         course.require(assignment)
-        database = db_url or sqlite_url(out_dir / GRADEBOOK_FILE)
-        if db_url is None and not (out_dir / GRADEBOOK_FILE).is_file():
-            raise CourseError(
-                f"no gradebook in {out_dir}: grade first (`autograder grade {assignment} ... --out {out_dir}`)"
-            )
-        gradebook = Gradebook(database)
+        gradebook = _graded_gradebook(assignment, out_dir, db_url)
         try:
             if import_file is not None:
                 stored = import_scores(gradebook, course, assignment, import_file)
@@ -491,6 +481,15 @@ def nbgrader_feedback_command(assignment: str, out_dir: Path, db_url: str | None
     click.echo(
         f"wrote {len(result.written)} feedback pages to {target}; now run `nbgrader release_feedback {assignment}`"
     )
+
+
+def _graded_gradebook(assignment: str, out_dir: Path, db_url: str | None) -> Gradebook:
+    """The gradebook a grading run into `out_dir` wrote (or `db_url`); CourseError saying to grade first."""
+    if db_url is None and not (out_dir / GRADEBOOK_FILE).is_file():
+        raise CourseError(
+            f"no gradebook in {out_dir}: grade first (`autograder grade {assignment} ... --out {out_dir}`)"
+        )
+    return Gradebook(db_url or sqlite_url(out_dir / GRADEBOOK_FILE))
 
 
 def _print_outputs(out_dir: Path, formats: tuple[str, ...]) -> None:
