@@ -710,3 +710,413 @@ def test_recurrent_sliders_switch_the_state_and_gradient_frame_in_browser(site: 
         frame = browser.evaluate(SHOWN_FRAMES)
         assert frame.startswith("Weight scale 2.0, step 40 of 40.") and "grows going back" in frame
         assert " | " not in frame  # one frame shown, not several
+
+
+RL = "11_reinforcement"
+RL_OPTIMUM = -0.04311310541347702  # the optimal expected return of chapter 11's blackjack, natural paying 1
+
+
+def rl_chapter(*names: str) -> dict:
+    """Run the definitions of chapter 11's code cells, in the notebook's order, up to the last cell that defines
+    one of `names`, and return them.
+
+    As chapter_definitions, but every cell's definitions are run (the functions call each other across
+    cells), a cell's leading constants (upper-case names: the card probabilities, STICK and HIT) count as
+    definitions too, a constant that needs the notebook's results (a NameError) is left out, and the
+    namespace also holds random, Fraction and cache.
+    """
+    import math
+    import random
+    from fractions import Fraction
+    from functools import cache
+
+    import torch
+
+    namespace = {"math": math, "random": random, "Fraction": Fraction, "cache": cache, "torch": torch}
+    definition = re.compile(r"(def |class |@|[A-Z][A-Z0-9_]*(, [A-Z][A-Z0-9_]*)* = )")
+    cells = [
+        c.source for c in nbformat.read(BOOK / f"{RL}.ipynb", as_version=4).cells if c.cell_type == "code"
+    ]
+    wanted = [
+        i
+        for i, source in enumerate(cells)
+        for name in names
+        if re.search(rf"^(?:def|class) {name}\b", source, re.M)
+    ]
+    for source in cells[: max(wanted, default=-1) + 1]:
+        for chunk in source.split("\n\n\n"):
+            if not definition.match(chunk.lstrip()):
+                break
+            try:
+                exec(compile(chunk, RL, "exec"), namespace)
+            except (
+                NameError
+            ):  # a constant computed from the notebook's results, such as STATES = sorted(q_star)
+                pass
+    missing = [name for name in names if name not in namespace]
+    assert not missing, f"{RL} defines no {missing}"
+    return namespace
+
+
+def independent_blackjack_optimum(natural: float = 1.0) -> float:
+    """The optimal expected return of the chapter's rules, written here apart from the chapter: hands as
+    (total with aces as 1, holds an ace), floats, and the Bellman optimality equation by memoised recursion."""
+    from functools import cache
+
+    cards = [(c, (4 if c == 10 else 1) / 13) for c in range(1, 11)]
+
+    def best_sum(total: int, ace: bool) -> int:
+        return total + 10 if ace and total + 10 <= 21 else total
+
+    @cache
+    def dealer(total: int, ace: bool) -> tuple[float, ...]:
+        """Probabilities of the dealer ending on 17, 18, 19, 20, 21 and bust."""
+        s = best_sum(total, ace)
+        if s >= 17:
+            return tuple(float(s == k) for k in range(17, 22)) + (0.0,) if s <= 21 else (0.0,) * 5 + (1.0,)
+        mix = [0.0] * 6
+        for c, p in cards:
+            for k, q in enumerate(dealer(total + c, ace or c == 1)):
+                mix[k] += p * q
+        return tuple(mix)
+
+    def stick(s: int, up: int) -> float:
+        final = dealer(up, up == 1)
+        return final[5] + sum(q * ((s > 17 + k) - (s < 17 + k)) for k, q in enumerate(final[:5]))
+
+    @cache
+    def value(total: int, ace: bool, up: int) -> float:
+        if total > 21:
+            return -1.0
+        hit = sum(p * value(total + c, ace or c == 1, up) for c, p in cards)
+        return max(stick(best_sum(total, ace), up), hit)
+
+    game = 0.0
+    for c1, p1 in cards:
+        for c2, p2 in cards:
+            for up, p3 in cards:
+                ace = 1 in (c1, c2)
+                if best_sum(c1 + c2, ace) == 21:  # a natural, against the dealer's possible one
+                    hidden = {1: 4 / 13, 10: 1 / 13}.get(up, 0.0)
+                    v = natural * (1 - hidden)
+                else:
+                    v = value(c1 + c2, ace, up)
+                game += p1 * p2 * p3 * v
+    return game
+
+
+def test_rl_chapter_asserts_its_pinned_facts() -> None:
+    """Does chapter 11 assert the optimum of its dynamic programming, its reproduction by policy evaluation and by
+    simulation, the 3-to-2 gain, the basic strategy's known features and the learners' margins; and does it say
+    which rules it plays by?"""
+    code = code_of(RL)
+    assert "assert reproduced == optimal" in code
+    assert "assert abs(float(optimal) - -0.0431131) < 1e-6" in code
+    assert "assert abs(mean - float(optimal)) < 4 * stderr" in code
+    assert "assert gain == Fraction(1, 2) * Fraction(8, 169) * Fraction(" in code
+    assert "assert all(basic_strategy[(s, d, False)] == HIT for s in range(4, 12))" in code
+    assert "assert all(basic_strategy[(s, d, False)] == STICK for s in range(17, 22))" in code
+    assert "assert error < 1e-3" in code  # Q-learning on the corridor, against the closed form
+    assert "assert 0 <= q_gap < 0.005" in code and "assert 0 <= dqn_gap < 0.04" in code
+    assert "assert abs(float(bust_6) - 0.4232) < 1e-4" in code
+    text = " ".join(markdown_of(RL).split())
+    assert "Sutton and Barto's Example 5.1, which gymnasium's `Blackjack-v1` follows with `sab=True`" in text
+    assert (
+        "stands on every 17, soft ones too" in text and "There is no doubling, splitting or insurance" in text
+    )
+    assert "loses about 4.3 % of the stake per hand" in text and "42.3 % of the time" in text
+
+
+def test_rl_chapter_dynamic_programming_gives_the_exact_optimum_that_independent_code_reproduces() -> None:
+    """Is the chapter's solve_blackjack optimum, a fraction, -0.0431131...; does the chapter's own policy evaluation
+    of the greedy policy give exactly the same fraction, and a solver written here apart the same number; and do 3-to-2
+    naturals add exactly P(natural) P(no dealer natural) / 2?"""
+    from fractions import Fraction
+
+    chapter = rl_chapter("solve_blackjack", "evaluate_policy", "dealer_showing")
+    q, optimal = chapter["solve_blackjack"]()
+    assert isinstance(optimal, Fraction) and abs(float(optimal) - RL_OPTIMUM) < 1e-15
+    assert len(q) == 280  # hard sums 4 to 21 and soft 12 to 21, against 10 dealer cards
+    greedy = {state: int(hit > stick) for state, (stick, hit) in q.items()}
+    assert chapter["evaluate_policy"](greedy.__getitem__)[0] == optimal
+    assert abs(independent_blackjack_optimum() - float(optimal)) < 1e-12
+    _, casino = chapter["solve_blackjack"](natural=Fraction(3, 2))
+    assert casino - optimal == Fraction(1, 2) * Fraction(8, 169) * Fraction(161, 169)
+    assert abs(independent_blackjack_optimum(1.5) - float(casino)) < 1e-12
+    for card in range(1, 11):
+        assert sum(chapter["dealer_showing"](card).values()) == 1
+    assert abs(float(chapter["dealer_showing"](6)[22]) - 0.42315) < 1e-5  # the dealer's bust with a 6 up
+
+
+def test_rl_chapter_basic_strategy_hits_11_or_less_and_stands_on_hard_17_or_more() -> None:
+    """Does the chapter's optimal strategy always hit 11 or less and stand on hard 17 and more and on soft 19 and
+    more, and stick on hard 13 to 16 exactly against a dealer's 2 to 6, as every basic-strategy card says?"""
+    q, _ = rl_chapter("solve_blackjack")["solve_blackjack"]()
+    hits = {state: hit > stick for state, (stick, hit) in q.items()}
+    for dealer in range(1, 11):
+        assert all(hits[(s, dealer, False)] for s in range(4, 12))
+        assert not any(hits[(s, dealer, False)] for s in range(17, 22))
+        assert not any(hits[(s, dealer, True)] for s in range(19, 22))
+        assert all(hits[(s, dealer, False)] == (not 2 <= dealer <= 6) for s in range(13, 17))
+
+
+def test_rl_chapter_environment_plays_the_game_its_exact_model_describes() -> None:
+    """Does the chapter's Blackjack environment, played here by a policy the chapter never shows ('stick on 17'),
+    average within four standard errors of that policy's exact value from evaluate_policy?"""
+    chapter = rl_chapter("Blackjack", "play", "evaluate_policy")
+
+    def policy(state):
+        return 0 if state[0] >= 17 else 1
+
+    exact = float(chapter["evaluate_policy"](policy)[0])
+    env, episodes = chapter["Blackjack"](seed=123), 40_000
+    rewards = [chapter["play"](env, policy)[1] for _ in range(episodes)]
+    mean = sum(rewards) / episodes
+    stderr = (sum((r - mean) ** 2 for r in rewards) / episodes / episodes) ** 0.5
+    assert abs(mean - exact) < 4 * stderr and -0.1 < exact < -0.05
+
+
+def test_rl_chapter_q_learning_converges_to_the_closed_form_q_values_of_a_corridor() -> None:
+    """Does the chapter's q_learning, on a corridor of five cells with gamma 0.8 (longer than the chapter's), reach
+    Q*(s, right) = gamma^(3 - s) and Q*(s, left) = gamma V*(max(s - 1, 0)); and do too few episodes fall short?"""
+    import random
+
+    chapter = rl_chapter("q_learning", "Corridor")
+    gamma = 0.8
+    v_star = {s: gamma ** (3 - s) for s in range(4)}
+    closed_form = {s: [gamma * v_star[max(s - 1, 0)], v_star[s]] for s in range(4)}
+
+    def error(episodes: int) -> float:
+        q = chapter["q_learning"](chapter["Corridor"](5), episodes, {}, {}, random.Random(1), 0.5, gamma, 0.5)
+        return max(abs(q.get(s, [0.0, 0.0])[a] - closed_form[s][a]) for s in range(4) for a in range(2))
+
+    assert error(3_000) < 1e-6
+    assert error(3) > 0.1
+
+
+@pytest.mark.slow
+def test_rl_page_shows_the_measured_returns_and_embeds_the_learned_policy_frames(site: Path) -> None:
+    """Does chapter 11's page print the exact optimum, the learners' measured returns below it (Q-learning within
+    0.005 after 300,000 episodes), and carry all 2 x 7 frames of the learned values behind two linked sliders?"""
+    text = page_text(site, RL)
+    assert "the optimal expected return is -0.043113 per game" in text
+    simulated = re.search(r"the basic strategy over 50,000 simulated games: ([+-][\d.]+) ± ([\d.]+)", text)
+    assert simulated and abs(float(simulated.group(1)) - RL_OPTIMUM) < 4 * float(simulated.group(2))
+    row = re.search(r"300,000 +([+-][\d.]+) +([\d.]+) +(\d+) of 280", text)
+    assert (
+        row
+        and 0 <= float(row.group(2)) < 0.005
+        and abs(float(row.group(1)) + float(row.group(2)) - RL_OPTIMUM) < 2e-5
+    )
+    reinforce = re.search(
+        r"REINFORCE, 100,000 games in [\d.]+ s: expected return ([+-][\d.]+) at first, ([+-][\d.]+)", text
+    )
+    assert reinforce and float(reinforce.group(1)) < float(reinforce.group(2)) < RL_OPTIMUM
+    dqn = re.search(r"greedy policy's expected return ([+-][\d.]+) \(optimum -0\.0431\)", text)
+    assert dqn and RL_OPTIMUM - 0.04 < float(dqn.group(1)) <= RL_OPTIMUM
+    assert "the baseline removes" in text and "largest error" in text
+
+    models = widget_models(text)
+    names = [model["model_name"] for model in models]
+    assert names.count("SelectionSliderModel") == 2
+    assert names.count("StackModel") == 1 + 2 and names.count("LinkModel") == 1 + 2
+    sliders = [m["state"] for m in models if m["model_name"] == "SelectionSliderModel"]
+    assert [s["description"] for s in sliders] == ["usable ace", "episodes"]
+    assert [len(s["_options_labels"]) for s in sliders] == [2, 7]
+    alts = {
+        match
+        for model in models
+        if model["model_name"] == "HTMLModel"
+        for match in re.findall(r'alt="([^"]*)"', model["state"].get("value", ""))
+    }
+    assert len(alts) == 14
+    assert any(alt.startswith("Q-learning after 300,000 episodes, hands with usable ace") for alt in alts)
+    assert any(alt.startswith("Q-learning after 0 episodes, hands with no usable ace") for alt in alts)
+
+
+GENERATIVE = "10_generative"
+
+
+def test_generative_chapter_asserts_its_pinned_facts() -> None:
+    """Does chapter 10 assert its KL term against torch.distributions, the closed-form q(x_t | x_0) against
+    the chain, the sampling step against the posterior mean and its samples between noise and real digits;
+    and does it quote DDPM's Inception score and FID as reported, saying where they come from?"""
+    code = code_of(GENERATIVE)
+    assert "torch.distributions.kl_divergence(q, p)" in code
+    assert "torch.allclose(ours, theirs, rtol=1e-10, atol=1e-12)" in code
+    assert "assert mean_gap < mean_tolerance and var_gap < var_tolerance" in code
+    assert "abs(variance - (1 - alpha_bars[t - 1])) < 1e-12" in code
+    assert "assert torch.allclose(stepped - sigma * fresh, expected, atol=1e-4)" in code
+    assert 'scores["uniform noise"]["digits score"] < scores["diffusion (DDPM)"]["digits score"]' in code
+    text = " ".join(markdown_of(GENERATIVE).split())
+    assert "**an Inception score of 9.46**" in text and "**FID score of 3.17**" in text
+    assert (
+        "DDPM's abstract (Ho, Jain and Abbeel, *Denoising diffusion probabilistic models*, NeurIPS 2020)"
+        in text
+    )
+    assert "We quote these numbers as reported" in text
+
+
+def test_generative_chapter_kl_equals_torch_distributions_for_diagonal_gaussians() -> None:
+    """Is the chapter's closed-form KL, run here on fresh inputs, torch.distributions.kl_divergence of two
+    diagonal Gaussians (Independent Normals), and against N(0, I) when the second is left out?"""
+    import torch
+
+    kl = chapter_definitions(GENERATIVE, "kl_diagonal_gaussians")["kl_diagonal_gaussians"]
+    dist = torch.distributions
+    generator = torch.Generator().manual_seed(21)
+    for shape in [(1,), (7, 3), (2, 5, 16)]:
+        mu_q, mu_p = (torch.randn(shape, dtype=torch.float64, generator=generator) * 3 for _ in range(2))
+        logvar_q, logvar_p = (
+            torch.randn(shape, dtype=torch.float64, generator=generator) * 2 for _ in range(2)
+        )
+        q = dist.Independent(dist.Normal(mu_q, (0.5 * logvar_q).exp()), 1)
+        p = dist.Independent(dist.Normal(mu_p, (0.5 * logvar_p).exp()), 1)
+        standard = dist.Independent(dist.Normal(torch.zeros_like(mu_q), torch.ones_like(mu_q)), 1)
+        ours = kl(mu_q, logvar_q, mu_p, logvar_p)
+        assert ours.shape == shape[:-1]
+        assert torch.allclose(ours, dist.kl_divergence(q, p), rtol=1e-10, atol=1e-12)
+        assert torch.allclose(kl(mu_q, logvar_q), dist.kl_divergence(q, standard), rtol=1e-10, atol=1e-12)
+    assert kl(torch.zeros(4), torch.zeros(4)).item() == 0.0
+
+
+def test_generative_chapter_schedule_alpha_bar_is_the_product_of_one_minus_beta() -> None:
+    """Is the chapter's linear schedule DDPM's (1e-4 to 0.02 over 1000 steps; stretched for fewer), with
+    alpha = 1 - beta and alpha_bar_t the product of alpha_1..alpha_t?"""
+    import math
+
+    import torch
+
+    linear_schedule = chapter_definitions(GENERATIVE, "linear_schedule")["linear_schedule"]
+    betas, alphas, alpha_bars = linear_schedule(1000)
+    assert len(betas) == 1000 and math.isclose(betas[0].item(), 1e-4) and math.isclose(betas[-1].item(), 0.02)
+    assert torch.allclose(
+        betas[1:] - betas[:-1], torch.full((999,), (0.02 - 1e-4) / 999, dtype=torch.float64)
+    )
+    for steps in (10, 200, 1000):
+        betas, alphas, alpha_bars = linear_schedule(steps)
+        assert torch.equal(alphas, 1 - betas)
+        products = [math.prod(1 - b for b in betas[:t].tolist()) for t in range(1, steps + 1)]
+        assert torch.allclose(alpha_bars, torch.tensor(products, dtype=torch.float64), rtol=1e-12)
+        assert math.isclose(betas[-1].item(), 0.02 * 1000 / steps)
+        assert (alpha_bars[1:] < alpha_bars[:-1]).all()
+
+
+def test_generative_chapter_q_sample_matches_iterating_the_chain() -> None:
+    """Does the chapter's q_sample give x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) eps, whose mean and
+    variance equal those of t steps of its forward_chain: exactly by propagation, and measured on runs?"""
+    import math
+
+    import torch
+
+    ns = chapter_definitions(GENERATIVE, "linear_schedule", "q_sample", "forward_chain")
+    betas, alphas, alpha_bars = ns["linear_schedule"](50)
+    generator = torch.Generator().manual_seed(22)
+    x0 = torch.rand(3, 8, dtype=torch.float64, generator=generator) * 2 - 1
+    t = torch.tensor([1, 17, 50])
+    noise = torch.randn(3, 8, dtype=torch.float64, generator=generator)
+    expected = alpha_bars[t - 1, None].sqrt() * x0 + (1 - alpha_bars[t - 1, None]).sqrt() * noise
+    assert torch.allclose(ns["q_sample"](x0, t, alpha_bars, noise), expected, rtol=0, atol=1e-12)
+    mean, variance = (
+        1.0,
+        0.0,
+    )  # one step of the chain maps (mean, variance) to (sqrt(alpha) mean, alpha variance + beta)
+    for s in range(1, 51):
+        mean, variance = (
+            math.sqrt(alphas[s - 1]) * mean,
+            alphas[s - 1].item() * variance + betas[s - 1].item(),
+        )
+        assert math.isclose(mean, alpha_bars[s - 1].sqrt().item(), rel_tol=1e-12)
+        assert math.isclose(variance, 1 - alpha_bars[s - 1].item(), rel_tol=1e-12)
+    runs = x0[1].expand(40_000, 8)
+    for steps in (3, 25, 50):
+        chain = ns["forward_chain"](runs, steps, betas, generator)
+        closed = ns["q_sample"](
+            runs,
+            torch.full((40_000,), steps),
+            alpha_bars,
+            torch.randn(runs.shape, dtype=torch.float64, generator=generator),
+        )
+        var = 1 - alpha_bars[steps - 1].item()
+        for sample in (chain, closed):
+            assert (sample.mean(dim=0) - alpha_bars[steps - 1].sqrt() * x0[1]).abs().max() < 5 * math.sqrt(
+                var / 40_000
+            )
+            assert (sample.var(dim=0) - var).abs().max() < 5 * var * math.sqrt(2 / 40_000)
+
+
+def test_generative_chapter_sampling_step_is_the_posterior_mean_plus_noise() -> None:
+    """Is the chapter's ddpm_step, for any noise prediction, the mean of q(x_(t-1) | x_t, x0) at the x0 that the
+    prediction implies, plus beta-tilde noise, and noise-free at t = 1; does ddpm_sample run from T to 0?"""
+    import torch
+
+    ns = chapter_definitions(
+        GENERATIVE, "linear_schedule", "ddpm_step", "x0_from_noise", "posterior_mean", "ddpm_sample"
+    )
+    betas, _, alpha_bars = ns["linear_schedule"](30)
+    generator = torch.Generator().manual_seed(23)
+    x_t, guess, x0 = (torch.randn(4, 64, generator=generator) for _ in range(3))
+
+    def predictor(x, t):
+        return guess
+
+    for t in (2, 11, 30):
+        ab, ab_before, beta = alpha_bars[t - 1].item(), alpha_bars[t - 2].item(), betas[t - 1].item()
+        x0_hat = (x_t - (1 - ab) ** 0.5 * guess) / ab**0.5
+        assert torch.allclose(ns["x0_from_noise"](x_t, t, guess, alpha_bars), x0_hat, atol=1e-5)
+        by_hand = (ab_before**0.5 * beta / (1 - ab)) * x0 + (
+            (1 - beta) ** 0.5 * (1 - ab_before) / (1 - ab)
+        ) * x_t
+        assert torch.allclose(ns["posterior_mean"](x0, x_t, t, betas, alpha_bars), by_hand, atol=1e-5)
+        stepped = ns["ddpm_step"](predictor, x_t, t, betas, alpha_bars, torch.Generator().manual_seed(t))
+        fresh = torch.randn(4, 64, generator=torch.Generator().manual_seed(t))
+        sigma = ((1 - ab_before) / (1 - ab) * beta) ** 0.5
+        assert torch.allclose(
+            stepped, ns["posterior_mean"](x0_hat, x_t, t, betas, alpha_bars) + sigma * fresh, atol=1e-4
+        )
+    last = ns["ddpm_step"](predictor, x_t, 1, betas, alpha_bars, generator)
+    assert torch.allclose(last, ns["x0_from_noise"](x_t, 1, guess, alpha_bars), atol=1e-4)  # t = 1: no noise
+    images, states = ns["ddpm_sample"](predictor, 4, betas, alpha_bars, torch.Generator().manual_seed(0))
+    assert sorted(states) == list(range(31)) and torch.equal(states[0], images)
+
+
+@pytest.mark.slow
+def test_generative_page_shows_the_measured_scores_and_embeds_both_widgets_frames(site: Path) -> None:
+    """Does chapter 10's page print its checks, the digits scores measured at build time (real digits above the
+    diffusion samples above noise), DDPM's quoted 9.46 and 3.17, and carry the 11 diffusion frames and the
+    5 x 5 latent frames behind their sliders?"""
+    text = page_text(site, GENERATIVE)
+    found = re.search(r"largest difference from torch\.distributions\.kl_divergence: ([\d.e+-]+)", text)
+    assert found and float(found.group(1)) < 1e-10
+    assert (
+        "DDPM's step = the posterior mean of q(x_(t-1) | x_t, x0) at the estimated x0, plus noise: checked"
+        in text
+    )
+    measured = {
+        name: tuple(map(float, found))
+        for name, *found in re.findall(
+            r"([\w ,()]+?): mean confidence ([\d.]+), +([\d.]+)% above 0\.9, digits score ([\d.]+), \d+ classes",
+            text,
+        )
+    }
+    real, ddpm, noise = (
+        measured[name.rjust(26).strip()] for name in ("real test digits", "diffusion (DDPM)", "uniform noise")
+    )
+    assert noise[2] < ddpm[2] < real[2] <= 10 and noise[1] < real[1]
+    assert "9.46" in text and "3.17" in text
+
+    models = widget_models(text)
+    names = [model["model_name"] for model in models]
+    assert names.count("SelectionSliderModel") == 1 + 2
+    assert names.count("StackModel") == 1 + (1 + 5)  # the steps; the latent rows and one stack per row
+    sliders = [m["state"] for m in models if m["model_name"] == "SelectionSliderModel"]
+    assert sorted(s["description"] for s in sliders) == ["step t", "z₁", "z₂"]
+    alts = [
+        match
+        for model in models
+        if model["model_name"] == "HTMLModel"
+        for match in re.findall(r'alt="([^"]*)"', model["state"].get("value", ""))
+    ]
+    assert sum(alt.startswith("Step t = ") for alt in alts) == 11
+    assert sum(alt.startswith("The latent point (") for alt in alts) == 25
+    assert any(alt.startswith("Step t = 200 of 200") for alt in alts)
