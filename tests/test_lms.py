@@ -370,7 +370,10 @@ def test_grading_a_brightspace_zip_end_to_end_charges_the_late_hand_in(late_cour
     assert "Brightspace submissions detected: 2 students" in result.output
     with open(out / "grades.csv", newline="", encoding="utf-8") as handle:
         rows = {row["student_id"]: row for row in csv.DictReader(handle)}
-    assert (rows["jane-doe"]["score"], rows["jane-doe"]["status"]) == ("5.2", "graded")  # 7 of 9 less 2 started days x 10 % of 9
+    assert (rows["jane-doe"]["score"], rows["jane-doe"]["status"]) == (
+        "5.2",
+        "graded",
+    )  # 7 of 9 less 2 started days x 10 % of 9
     assert (rows["ole-hansen"]["score"], rows["ole-hansen"]["status"]) == ("0", "invalid-notebook")
     jane_row = {key: rows["jane-doe"][key] for key in ("name", "raw_score", "late_hours", "penalty")}
     assert jane_row == {"name": "Jane Doe", "raw_score": "7", "late_hours": "32.02", "penalty": "1.8"}
