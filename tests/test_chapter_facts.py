@@ -1122,3 +1122,25 @@ def test_generative_page_shows_the_measured_scores_and_embeds_both_widgets_frame
     assert sum(alt.startswith("Step t = ") for alt in alts) == 11
     assert sum(alt.startswith("The latent point (") for alt in alts) == 25
     assert any(alt.startswith("Step t = 200 of 200") for alt in alts)
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_rl_sliders_switch_the_learned_policy_frame_in_browser(site: Path, tmp_path: Path) -> None:
+    """With no kernel, do chapter 11's episodes and usable-ace sliders each change the shown frame?"""
+    with browse(site, tmp_path) as (browser, base):
+        browser.open(f"{base}/book/{RL}.html")
+        assert browser.wait_until(f"({SHOWN_FRAMES}).length > 0"), "no frame of the learned policy rendered"
+        assert browser.evaluate(SHOWN_FRAMES).startswith(
+            "Q-learning after 0 episodes, hands with no usable ace"
+        )
+        browser.press_right(1, 6)  # episodes 0 -> 1,000 -> ... -> 300,000
+        assert browser.evaluate(SHOWN_FRAMES).startswith(
+            "Q-learning after 300,000 episodes, hands with no usable"
+        )
+        browser.press_right(0, 1)  # usable ace: no -> yes
+        frame = browser.evaluate(SHOWN_FRAMES)
+        assert (
+            frame.startswith("Q-learning after 300,000 episodes, hands with usable ace")
+            and " | " not in frame
+        )
