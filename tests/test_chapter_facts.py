@@ -1095,15 +1095,13 @@ def test_generative_page_shows_the_measured_scores_and_embeds_both_widgets_frame
         in text
     )
     measured = {
-        name: tuple(map(float, found))
+        name.strip(): tuple(map(float, found))
         for name, *found in re.findall(
             r"([\w ,()]+?): mean confidence ([\d.]+), +([\d.]+)% above 0\.9, digits score ([\d.]+), \d+ classes",
             text,
         )
     }
-    real, ddpm, noise = (
-        measured[name.rjust(26).strip()] for name in ("real test digits", "diffusion (DDPM)", "uniform noise")
-    )
+    real, ddpm, noise = (measured[name] for name in ("real test digits", "diffusion (DDPM)", "uniform noise"))
     assert noise[2] < ddpm[2] < real[2] <= 10 and noise[1] < real[1]
     assert "9.46" in text and "3.17" in text
 

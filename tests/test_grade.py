@@ -329,10 +329,10 @@ def test_a_notebook_the_grader_fails_on_is_one_row_and_the_batch_goes_on(
             raise RuntimeError("a fault of the grader")
         return match_answers(release, handed_in)
 
-    def page_writer_that_breaks_on(path, grade, executed):
+    def page_writer_that_breaks_on(path, grade, executed, *rest):
         if grade.student_id == "s230003" and executed is not None:
             raise UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
-        return write_feedback(path, grade, executed)
+        return write_feedback(path, grade, executed, *rest)
 
     monkeypatch.setattr(grading, "match_answers", matcher_that_breaks_on)
     monkeypatch.setattr(grading, "write_feedback", page_writer_that_breaks_on)
