@@ -48,25 +48,26 @@ def with_mistake(source: Path, mistake: Mistake) -> nbformat.NotebookNode:
 
 
 def check_grading(course, make_class, out: Path, assignment: str, alternative: dict, mistakes: dict) -> None:
-    """The solution and the alternative score full marks; each mistake loses exactly its parts."""
+    """The alternative scores full marks; each mistake loses exactly its parts.
+
+    The solution itself is graded once, by tests/test_assignments.py (never twice in one run).
+    """
     [notebook] = course.notebook_names(assignment)
     source = course.source_root / assignment / notebook
     assert set(alternative) == set(answer_cells(nbformat.read(source, as_version=4))), (
         "alternative is incomplete"
     )
-    hand_ins = {
-        "solution": nbformat.read(source, as_version=4),
-        "alternative": with_answers(source, alternative),
-    }
+    hand_ins = {"alternative": with_answers(source, alternative)}
     hand_ins |= {name: with_mistake(source, mistake) for name, mistake in mistakes.items()}
     grades = {
         g.student_id: g for g in grade_assignment(course, assignment, make_class(hand_ins, notebook), out)
     }
 
-    for name in ("solution", "alternative"):
-        grade = grades[name]
-        assert grade.status == "graded", grade.message
-        assert grade.passes_every_test, [(p.grade_id, p.message) for p in grade.tests if p.message]
+    alternative_grade = grades["alternative"]
+    assert alternative_grade.status == "graded", alternative_grade.message
+    assert alternative_grade.passes_every_test, [
+        (p.grade_id, p.message) for p in alternative_grade.tests if p.message
+    ]
     for name, mistake in mistakes.items():
         grade = grades[name]
         assert grade.status == "graded", f"{name}: {grade.message}"
