@@ -51,9 +51,10 @@ TRAINING_CELLS = {
     "cnn": ("train", r"test accuracy ([\d.]+)%", "test accuracy %"),
     "attention": ("train", r"validation loss ([\d.]+) nats", "validation loss, nats per character"),
     "optim": ("race", r"Adam .*validation accuracy ([\d.]+)%", "Adam's validation accuracy %"),
+    "generative": ("train", r"validation -ELBO ([\d.]+) nats", "VAE's validation -ELBO, nats per image"),
 }
 
-MUTATION_SAMPLE = {"mlp": 30, "cnn": 30, "attention": 30, "optim": 30}
+MUTATION_SAMPLE = {"mlp": 30, "cnn": 30, "attention": 30, "optim": 30, "generative": 30}
 """Mutants graded per assignment that trains networks (each takes about a minute); the others: all."""
 
 
@@ -147,7 +148,9 @@ def gpu(course: Course) -> dict:
     return {
         "measured": True,
         "device": torch.cuda.get_device_name(0),
-        "assignments": {a: grade_solution(course, a, settings) for a in ("mlp", "cnn", "attention", "optim")},
+        "assignments": {
+            a: grade_solution(course, a, settings) for a in ("mlp", "cnn", "attention", "optim", "generative")
+        },
     }
 
 
