@@ -52,9 +52,14 @@ TRAINING_CELLS = {
     "attention": ("train", r"validation loss ([\d.]+) nats", "validation loss, nats per character"),
     "optim": ("race", r"Adam .*validation accuracy ([\d.]+)%", "Adam's validation accuracy %"),
     "generative": ("train", r"validation -ELBO ([\d.]+) nats", "VAE's validation -ELBO, nats per image"),
+    "rl": (
+        "test_q_learning_blackjack",
+        r"expected return ([-+\d.]+) \(optimum",
+        "Q-learning's greedy policy, return per game",
+    ),
 }
 
-MUTATION_SAMPLE = {"mlp": 30, "cnn": 30, "attention": 30, "optim": 30, "generative": 30}
+MUTATION_SAMPLE = {"mlp": 30, "cnn": 30, "attention": 30, "optim": 30, "generative": 30, "rl": 30}
 """Mutants graded per assignment that trains networks (each takes about a minute); the others: all."""
 
 
