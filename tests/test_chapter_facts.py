@@ -1142,3 +1142,178 @@ def test_rl_sliders_switch_the_learned_policy_frame_in_browser(site: Path, tmp_p
             frame.startswith("Q-learning after 300,000 episodes, hands with usable ace")
             and " | " not in frame
         )
+
+
+RESPONSIBLE = "12_responsible"
+
+
+def responsible_chapter(*names: str) -> dict:
+    """chapter_definitions of chapter 12, with numpy in the namespace too (its group rates are NumPy)."""
+    import numpy
+
+    namespace = chapter_definitions(RESPONSIBLE, *names)
+    namespace["np"] = numpy
+    return namespace
+
+
+def test_responsible_chapter_asserts_its_facts_and_quotes_its_sources_as_reported() -> None:
+    """Does chapter 12 assert the identity of the group rates, the temperature that keeps the predictions, FGSM's
+    epsilon-ball and its margin over random signs; does it say its population is synthetic and why, and quote the
+    papers' numbers as reported?"""
+    code = " ".join(code_of(RESPONSIBLE).split())
+    assert 'assert abs(implied_fpr - m["false positive rate"]) < 1e-12' in code
+    assert "assert accuracy(scaled_probs, y_test) == test_accuracy" in code
+    assert "assert all((a - x).abs().max() <= e + 1e-6 for e, a in adversarial_images.items()" in code
+    assert 'assert robustness[0.1]["random signs"] > test_accuracy - 0.02' in code
+    assert 'assert sanity["gradient x input"] > 0.8 and sanity["|gradient|"] < 0.4' in code
+    assert 'assert moved_1["ECE, T moved"] < 0.4 * moved_1["ECE"]' in code
+    text = " ".join(markdown_of(RESPONSIBLE).split())
+    assert "**synthetic on purpose**" in text and "nothing can be downloaded here" in text
+    assert "34.7 % of darker-skinned women" in text and "0.8 % of lighter-skinned men" in text
+    assert "57.7 % confidence" in text and "$\\varepsilon = 0.007$ for a gibbon with 99.3 %" in text
+    assert "89.4 % of the FGSM images, with an average confidence of 97.6 %" in text
+    assert text.count("as the paper reports them") == 2
+    assert "an ethical impact assessment of that machine learning system" in text
+
+
+def test_responsible_chapter_group_rates_match_counts_and_obey_the_identity() -> None:
+    """Are chapter 12's group rates the ratios of the confusion counts, and does FPR = p/(1-p) (1-PPV)/PPV TPR hold
+    for random groups, whatever their base rate?"""
+    import numpy as np
+
+    group_metrics = responsible_chapter("group_metrics")["group_metrics"]
+    rng = np.random.default_rng(12)
+    for base_rate in (0.1, 0.3, 0.5, 0.8):
+        qualified = rng.random(500) < base_rate
+        selected = rng.random(500) < np.where(qualified, 0.7, 0.2)
+        m = group_metrics(qualified, selected)
+        tp, fp = (qualified & selected).sum(), (~qualified & selected).sum()
+        assert (
+            m["true positive rate"] == tp / qualified.sum()
+            and m["false positive rate"] == fp / (~qualified).sum()
+        )
+        assert m["precision"] == tp / (tp + fp) and m["selection rate"] == selected.mean()
+        p, ppv = m["base rate"], m["precision"]
+        assert np.isclose(m["false positive rate"], p / (1 - p) * (1 - ppv) / ppv * m["true positive rate"])
+
+
+def test_responsible_chapter_ece_equals_an_independent_computation() -> None:
+    """Is chapter 12's ECE the bin-weighted gap between confidence and accuracy, written here apart with NumPy, and
+    zero for a model whose confidence is its accuracy?"""
+    import numpy as np
+    import torch
+
+    ece = responsible_chapter("reliability", "expected_calibration_error")["expected_calibration_error"]
+    generator = torch.Generator().manual_seed(3)
+    probs = torch.softmax(3 * torch.randn(1000, 10, generator=generator), dim=1)
+    labels = torch.randint(0, 10, (1000,), generator=generator)
+    confidence, correct = probs.max(1).values.numpy(), (probs.argmax(1) == labels).numpy()
+    bins = np.clip(np.ceil(confidence * 10).astype(int) - 1, 0, 9)  # (lo, hi] bins of width 0.1
+    expected = sum(
+        (bins == b).mean() * abs(confidence[bins == b].mean() - correct[bins == b].mean())
+        for b in range(10)
+        if (bins == b).any()
+    )
+    assert abs(ece(probs, labels) - expected) < 1e-5
+    # Confidence 0.6 everywhere, right on 60 of 100: calibrated.
+    probs = torch.full((100, 10), 0.4 / 9)
+    probs[:, 0] = 0.6
+    labels = torch.tensor([0] * 60 + [1] * 40)
+    assert ece(probs, labels) < 1e-6
+
+
+def test_responsible_chapter_fitted_temperature_recovers_the_one_that_made_the_labels() -> None:
+    """Labels drawn from softmax(z / 2): does fit_temperature find T close to 2 from the logits z and the labels?"""
+    import torch
+
+    fit_temperature = responsible_chapter("fit_temperature")["fit_temperature"]
+    generator = torch.Generator().manual_seed(5)
+    logits = 4 * torch.randn(20_000, 10, generator=generator)
+    labels = torch.multinomial(torch.softmax(logits / 2, dim=1), 1, generator=generator)[:, 0]
+    assert abs(fit_temperature(logits, labels) - 2) < 0.1
+
+
+def test_responsible_chapter_explanations_and_fgsm_are_exact_on_a_linear_model() -> None:
+    """On a linear model without bias, is gradient x input an exact split of the logit, and the gradient the weights;
+    does FGSM stay in the epsilon-ball and [0, 1], and raise the loss more than any random sign pattern of its size?"""
+    import torch
+
+    ns = responsible_chapter("gradient_saliency", "gradient_times_input", "fgsm")
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10, bias=False))
+    x = torch.rand(16, 1, 8, 8) * 0.5 + 0.25  # away from 0 and 1, so that no clipping interferes
+    target = torch.randint(0, 10, (16,))
+    weights = model[1].weight.detach()[target].view(16, 1, 8, 8)
+    assert torch.allclose(ns["gradient_saliency"](model, x, target), weights)
+    logit = model(x).gather(1, target[:, None])[:, 0]
+    assert torch.allclose(
+        ns["gradient_times_input"](model, x, target).flatten(1).sum(1), logit.detach(), atol=1e-5
+    )
+
+    epsilon = 0.1
+    attacked = ns["fgsm"](model, x, target, epsilon)
+    assert (attacked - x).abs().max() <= epsilon + 1e-6 and 0 <= attacked.min() and attacked.max() <= 1
+    loss = torch.nn.functional.cross_entropy
+    with torch.no_grad():
+        fgsm_loss = loss(model(attacked), target).item()
+        for _ in range(50):
+            signs = 2 * torch.randint(0, 2, x.shape) - 1
+            assert loss(model(x + epsilon * signs), target).item() < fgsm_loss
+    edge = ns["fgsm"](model, torch.zeros(4, 1, 8, 8), target[:4], 0.5)
+    assert edge.min() >= 0 and edge.max() <= 0.5  # clipped into the valid range
+
+
+@pytest.mark.slow
+def test_responsible_page_shows_the_measured_rates_and_embeds_both_widgets_frames(site: Path) -> None:
+    """Does chapter 12's page print the identity checked for both groups, the explanations' sanity check, the
+    calibration under shift and FGSM against random signs; and carry the 9 threshold and 8 epsilon frames?"""
+    text = page_text(site, RESPONSIBLE)
+    for group in "AB":
+        found = re.search(
+            rf"group {group}: FPR ([\d.]+); from its base rate, precision and TPR: ([\d.]+)", text
+        )
+        assert found and found.group(1) == found.group(2)
+    assert re.search(
+        r"gradient x input: rank correlation of the trained and the random network's maps 0\.9", text
+    )
+    row = re.search(r"moved 1 pixel +([\d.]+) +([\d.]+) +([\d.]+)", text)
+    assert row and float(row.group(2)) - float(row.group(1)) > 0.15  # more confident than right
+    fgsm = re.search(r"epsilon 0\.100: accuracy ([\d.]+) under FGSM, ([\d.]+) under random signs", text)
+    assert fgsm and float(fgsm.group(1)) + 0.3 < float(fgsm.group(2))
+
+    models = widget_models(text)
+    names = [model["model_name"] for model in models]
+    assert names.count("SelectionSliderModel") == 2
+    assert names.count("StackModel") == 2 and names.count("LinkModel") == 2
+    sliders = [m["state"] for m in models if m["model_name"] == "SelectionSliderModel"]
+    assert sorted(s["description"] for s in sliders) == ["epsilon", "group B's threshold"]
+    alts = [
+        match
+        for model in models
+        if model["model_name"] == "HTMLModel"
+        for match in re.findall(r'alt="([^"]*)"', html.unescape(model["state"].get("value", "")))
+    ]
+    assert sum(alt.startswith("Group B's threshold ") for alt in alts) == 9
+    assert sum(alt.startswith("FGSM with epsilon ") for alt in alts) == 8
+    assert any(alt.startswith("FGSM with epsilon 0.0: eight test digits, 7 read as 7") for alt in alts)
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_responsible_sliders_switch_the_threshold_and_attack_frames_in_browser(
+    site: Path, tmp_path: Path
+) -> None:
+    """With no kernel, do chapter 12's threshold and epsilon sliders each change their shown frame?"""
+    with browse(site, tmp_path) as (browser, base):
+        browser.open(f"{base}/book/{RESPONSIBLE}.html")
+        assert browser.wait_until(f"({SHOWN_FRAMES}).split(' | ').length == 2"), "the two widgets' frames"
+        threshold, attack = browser.evaluate(SHOWN_FRAMES).split(" | ")
+        assert threshold.startswith("Group B's threshold 0.10,") and attack.startswith(
+            "FGSM with epsilon 0.0:"
+        )
+        browser.press_right(0, 8)  # group B's threshold 0.10 -> 0.50
+        browser.press_right(1, 7)  # epsilon 0.0 -> 0.25
+        threshold, attack = browser.evaluate(SHOWN_FRAMES).split(" | ")
+        assert threshold.startswith("Group B's threshold 0.50,") and attack.startswith(
+            "FGSM with epsilon 0.25:"
+        )
