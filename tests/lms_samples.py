@@ -10,10 +10,22 @@ import zipfile
 from datetime import datetime
 from pathlib import Path
 
-from conftest import REPO
+import nbformat
+from synthetic import QUIZ, QUIZ_STUB
 
-SOLUTION = (REPO / "source_notebooks" / "warmup" / "warmup.ipynb").read_bytes()
-BLANK = (REPO / "assignments" / "warmup" / "warmup.ipynb").read_bytes()
+
+def _quiz_bytes(stub: bool) -> bytes:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.from_dict(cell) for cell in QUIZ])
+    for cell in nb.cells:
+        if stub and cell.metadata["nbgrader"]["solution"] and cell.cell_type == "code":
+            cell.source = cell.source.split("\n")[0] + "\n" + QUIZ_STUB
+    return nbformat.writes(nb).encode()
+
+
+SOLUTION = _quiz_bytes(stub=False)
+"""The made-up quiz of synthetic.py with its solutions: a hand-in worth 7 of its 9 points."""
+BLANK = _quiz_bytes(stub=True)
+"""The quiz with every code answer left as its stub."""
 
 
 def write_zip(path: Path, entries: list[tuple[str, bytes, datetime]]) -> Path:
@@ -90,9 +102,7 @@ def symlink_zip(path: Path, name: str, target: str) -> Path:
     return path
 
 
-def nbgrader_submitted(
-    root: Path, students: dict[str, tuple[str, bytes]], assignment: str = "warmup"
-) -> Path:
+def nbgrader_submitted(root: Path, students: dict[str, tuple[str, bytes]], assignment: str = "quiz") -> Path:
     """nbgrader's `submitted/<student>/<assignment>/` with `timestamp.txt` in its default format."""
     for student, (timestamp, notebook) in students.items():
         folder = root / "submitted" / student / assignment

@@ -150,3 +150,142 @@ def write_nbgrader_course(
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         nbformat.write(nb, path)
     return Course(root)
+
+
+# --- a quiz and a class that hands it in --------------------------------------------------------
+# A course-shaped assignment for the tests of grading as a whole (the command line, zips, late
+# penalties, regrades): three autograded functions worth 2, 2 and 3 points whose hidden tests use
+# `observe`, and a written answer worth 2, so 9 points of which 7 autograded. Plain Python, no
+# import beyond `math`, so its kernels start and finish quickly.
+
+QUIZ = [
+    given("# Quiz: three small functions and one question", "intro", kind="markdown"),
+    given("import math", "imports"),
+    given("## Part 1: double\n\nWrite `double(x)`, which returns `2 * x`.", "double_text", kind="markdown"),
+    answer("double", "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION"),
+    check(
+        "test_double",
+        'assert double(1) == 2, "double(1) should be 2"\n'
+        "### BEGIN HIDDEN TESTS\n"
+        'observe("double of 21", double(21), hint="double returns twice its argument")\n'
+        'observe("double of -1.5", double(-1.5))\n'
+        "### END HIDDEN TESTS",
+        points=2,
+    ),
+    given("## Part 2: square\n\nWrite `square(x)`, which returns `x * x`.", "square_text", kind="markdown"),
+    answer("square", "def square(x):\n    ### BEGIN SOLUTION\n    return x * x\n    ### END SOLUTION"),
+    check(
+        "test_square",
+        'assert square(3) == 9, "square(3) should be 9"\n'
+        "### BEGIN HIDDEN TESTS\n"
+        'observe("square of -4", square(-4), hint="a square is never negative")\n'
+        'observe("square of 0.5", square(0.5))\n'
+        "### END HIDDEN TESTS",
+        points=2,
+    ),
+    given(
+        "## Part 3: length\n\nWrite `length(v)`, the Euclidean length of a list of numbers.",
+        "length_text",
+        kind="markdown",
+    ),
+    answer(
+        "length",
+        "def length(v):\n    ### BEGIN SOLUTION\n    return math.sqrt(sum(x * x for x in v))\n    ### END SOLUTION",
+    ),
+    check(
+        "test_length",
+        'assert math.isclose(length([3, 4]), 5.0), "length([3, 4]) should be 5"\n'
+        "### BEGIN HIDDEN TESTS\n"
+        'observe("length of [1, 2, 2]", length([1, 2, 2]), hint="the square root of the sum of squares")\n'
+        'observe("length of []", length([]))\n'
+        "### END HIDDEN TESTS",
+        points=3,
+    ),
+    given(
+        "## Part 4: why (a written answer, graded by a TA)\n\nWhy is `square` never negative?",
+        kind="markdown",
+    ),
+    written("why", f"A product of two numbers of the same sign is not negative.\n\n{SCHEME}", points=2),
+    given("## Done\n\nHand in this notebook as it is.", "done", kind="markdown"),
+]
+"""A made-up assignment of 9 points, 7 of them autograded (2 + 2 + 3) and 2 written."""
+QUIZ_STUB = "    # YOUR CODE HERE\n    raise NotImplementedError()"
+"""What the release leaves in a code answer, under its first line."""
+
+QUIZ_RIGHT = {
+    "double": "def double(x):\n    return x + x",
+    "square": "def square(x):\n    return x**2",
+    "length": "def length(v):\n    return math.hypot(*v)",
+    "why": "Both factors have the same sign, so their product is at least 0.",
+}
+"""A correct hand-in, written otherwise than the solution."""
+
+QUIZ_CLASS = {
+    "s230001": (QUIZ_RIGHT, 7),
+    "s230002": (
+        {
+            "double": QUIZ_RIGHT["double"],
+            "square": "def square(x):\n    return 2 * x",
+            "length": "def length(v):\n    return sum(v)",
+            "why": "Because it is squared.",
+        },
+        2,
+    ),
+    "s230003": (
+        QUIZ_RIGHT | {"square": 'def square(x):\n    raise ValueError("I will do this one later")'},
+        5,
+    ),
+    "s230004": (QUIZ_RIGHT, 7),  # handed in with its cell metadata stripped (see write_quiz_class)
+    "s230005": ({}, 0),  # the blank release
+    "s230006": ({"double": QUIZ_RIGHT["double"]}, 2),  # as `quiz (1).ipynb`, the name a browser gives a copy
+}
+"""student id -> (the cells filled in, the points they earn). Those who answer the written part wait for
+a TA (needs_manual_grade 1); s230005 and s230006 do not."""
+
+
+def quiz_hand_in(course: Course, fill: dict[str, str], assignment: str = "quiz") -> NotebookNode:
+    """The quiz as a student hands it in, with the cells of `fill` (grade_id -> source) filled in."""
+    return hand_in(course, assignment, fill)
+
+
+def write_quiz_course(root: Path, assignment: str = "quiz", others: dict | None = None) -> Course:
+    """A course at `root` with the quiz released as `assignment`, and each of `others`
+    (name -> cells) released beside it."""
+    course = write_course(root, assignment, QUIZ)
+    for name, cells in (others or {}).items():
+        course = write_course(root, name, cells)
+    return course
+
+
+def write_quiz_class(course: Course, folder: Path, assignment: str = "quiz", count: int = 0) -> list[dict]:
+    """The six students of QUIZ_CLASS (or `count` copies of them, `<id>-<n>`) as a submissions folder;
+    returns the grades.csv rows that grading them gives, as csv.DictReader reads them."""
+    students = sorted(QUIZ_CLASS)
+    ids = [f"{students[n % 6]}-{n}" for n in range(count)] if count else students
+    rows = []
+    for student in ids:
+        original = student.split("-")[0]
+        fill, points = QUIZ_CLASS[original]
+        nb = quiz_hand_in(course, fill, assignment)
+        if original == "s230004":
+            for cell in nb.cells:
+                cell.metadata = {}
+        name = f"{assignment} (1).ipynb" if original == "s230006" else f"{assignment}.ipynb"
+        (folder / student).mkdir(parents=True)
+        nbformat.write(nb, folder / student / name)
+        rows.append(
+            {
+                "student_id": student,
+                "assignment": assignment,
+                "score": str(points),
+                "max_score": "9",
+                "status": "graded",
+                "name": "",
+                "lms_id": "",
+                "raw_score": str(points),
+                "late_hours": "0",
+                "penalty": "0",
+                "needs_manual_grade": "1" if "why" in fill else "0",
+            }
+        )
+    return rows
