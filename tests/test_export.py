@@ -1,4 +1,6 @@
-"""Do the grade files import into Canvas and Moodle as they are, with the LMS's own ids and names?"""
+"""Do the grade files import into Canvas and Moodle as they are, with the LMS's own ids and names?
+
+The grades are made up here, and the one full run grades the quiz of tests/synthetic.py, not a course assignment."""
 
 import csv
 import io
@@ -8,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 from click.testing import CliRunner
-from conftest import REPO
+from synthetic import write_quiz_course
 
 from autograder.cli import cli
 from autograder.core.errors import CourseError
@@ -21,13 +23,13 @@ NOW = datetime(2026, 3, 4, 10, 15, tzinfo=UTC)
 
 
 def make_grade(student_id, points, status="graded", **fields):
-    """A warmup grade with parts worth 2, 3 and 2 points, of which `points` were earned."""
-    maxima = {"test_relu": 2.0, "test_relu_derivative": 3.0, "test_dense_relu": 2.0}
+    """A quiz grade with parts worth 2, 3 and 2 points, of which `points` were earned."""
+    maxima = {"test_double": 2.0, "test_square": 3.0, "test_length": 2.0}
     parts = [
         PartResult(name, got, top, "" if got == top else f"{name} failed")
         for (name, top), got in zip(maxima.items(), points, strict=True)
     ]
-    return NotebookGrade(student_id, "warmup", "warmup.ipynb", status, 7.0, parts, **fields)
+    return NotebookGrade(student_id, "quiz", "quiz.ipynb", status, 7.0, parts, **fields)
 
 
 @pytest.fixture
@@ -59,7 +61,7 @@ def test_canvas_csv_has_canvas_header_points_row_and_scores_after_penalty(graded
     out, grades = graded
     export_grades(out, grades, ROSTER, ["canvas"], NOW)
     assert rows(out / "canvas.csv") == [
-        ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "warmup"],
+        ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "quiz"],
         ["Points Possible", "", "", "", "", "7"],
         ["Ana López_García", "4711", "", "", "", "7"],
         ["Bo Chen", "4712", "", "", "", "3"],
@@ -115,7 +117,7 @@ def test_moodle_worksheet_names_participants_and_carries_a_feedback_comment(grad
     ]
     assert body[1][9] == (
         "Score 3 / 7. Late hand-in: 1 points off. "
-        "Lost points: test_relu_derivative (test_relu_derivative failed). Details in the attached feedback page."
+        "Lost points: test_square (test_square failed). Details in the attached feedback page."
     )
     assert body[2][3:5] == ["missing", "0"]
 
@@ -133,8 +135,8 @@ def test_feedback_zip_holds_every_page_by_student_id(graded):
     paths = export_grades(out, grades, ROSTER, [], NOW)
     assert [p.name for p in paths] == ["grades.csv", "questions.csv", "feedback.zip"]
     with zipfile.ZipFile(out / "feedback.zip") as archive:
-        assert archive.namelist() == ["s1/warmup.html", "s2/warmup.html", "s3/warmup.html"]
-        assert archive.read("s2/warmup.html") == (out / "feedback" / "s2" / "warmup.html").read_bytes()
+        assert archive.namelist() == ["s1/quiz.html", "s2/quiz.html", "s3/quiz.html"]
+        assert archive.read("s2/quiz.html") == (out / "feedback" / "s2" / "quiz.html").read_bytes()
         assert archive.testzip() is None
     assert not (out / "feedback-moodle.zip").exists()
 
@@ -144,12 +146,12 @@ def test_moodle_feedback_zip_uses_the_folder_names_of_moodles_download(graded):
     export_grades(out, grades, ROSTER, ["moodle"], NOW)
     with zipfile.ZipFile(out / "feedback-moodle.zip") as archive:
         names = archive.namelist()
-        page = archive.read("Bo Chen_4712_assignfeedback_file_/warmup.html").decode()
+        page = archive.read("Bo Chen_4712_assignfeedback_file_/quiz.html").decode()
     # Moodle reads the participant id between the first two underscores of the folder name.
     assert names == [
-        "Ana López García_4711_assignfeedback_file_/warmup.html",
-        "Bo Chen_4712_assignfeedback_file_/warmup.html",
-        "Cy Diaz_4713_assignfeedback_file_/warmup.html",
+        "Ana López García_4711_assignfeedback_file_/quiz.html",
+        "Bo Chen_4712_assignfeedback_file_/quiz.html",
+        "Cy Diaz_4713_assignfeedback_file_/quiz.html",
     ]
     assert all(name.split("_")[1].isdigit() for name in names)
     assert "Score: 3 / 7" in page
@@ -164,40 +166,40 @@ def test_an_unknown_format_is_one_clear_error(graded):
     out, grades = graded
     with pytest.raises(CourseError, match="unknown export format 'blackboard'; known formats: csv, canvas"):
         export_grades(out, grades, ROSTER, ["blackboard"], NOW)
-    result = CliRunner().invoke(
-        cli, ["grade", "warmup", "demo/warmup", "--out", str(out), "--format", "blackboard"]
-    )
+    result = CliRunner().invoke(cli, ["grade", "quiz", str(out), "--out", str(out), "--format", "blackboard"])
     assert result.exit_code != 0
     assert "'blackboard' is not one of 'csv', 'canvas', 'moodle'" in result.output
     assert "Traceback" not in result.output
 
 
-def test_grade_writes_lms_files_with_the_rosters_identities(course, make_class, tmp_path):
+def test_grade_writes_lms_files_with_the_rosters_identities(make_class, tmp_path):
+    course = write_quiz_course(tmp_path / "course")
     submissions = make_class(
         {
-            "teacher": course.source_root / "warmup" / "warmup.ipynb",
-            "blank": course.release_root / "warmup" / "warmup.ipynb",
-        }
+            "teacher": course.source_root / "quiz" / "quiz.ipynb",
+            "blank": course.release_root / "quiz" / "quiz.ipynb",
+        },
+        "quiz.ipynb",
     )
     write_roster(
         submissions,
         [Student("teacher", "Tea Cher", "moodle", "901"), Student("blank", "Bla Nk", "moodle", "902")],
     )
     out = tmp_path / "out"
-    command = ["grade", "warmup", str(submissions), "--out", str(out), "--course", str(REPO)]
+    command = ["grade", "quiz", str(submissions), "--out", str(out), "--course", str(course.root)]
     result = CliRunner().invoke(cli, [*command, "--format", "canvas", "--format", "moodle"])
     assert result.exit_code == 0, result.output
     for name in ["feedback.zip", "canvas.csv", "moodle.csv", "feedback-moodle.zip"]:
         assert f"wrote {out / name}\n" in result.output
     assert "no roster" not in result.output
     with zipfile.ZipFile(out / "feedback.zip") as archive:
-        assert archive.namelist() == ["blank/warmup.html"], "the teacher's written part 4 waits for a TA"
+        assert archive.namelist() == ["blank/quiz.html"], "the teacher's written part 4 waits for a TA"
     assert "1 written part(s) wait for a TA" in rows(out / "moodle.csv")[2][9]
 
     # The TA's score of the written part reaches every LMS file, and the page goes out with it.
     scores = tmp_path / "scores.csv"
-    scores.write_text("student_id,question,points,comment\nteacher,why_relu,2,Complete.\n")
-    review = ["review", "warmup", "--out", str(out), "--import", str(scores), "--course", str(REPO)]
+    scores.write_text("student_id,question,points,comment\nteacher,why,2,Complete.\n")
+    review = ["review", "quiz", "--out", str(out), "--import", str(scores), "--course", str(course.root)]
     result = CliRunner().invoke(cli, review)  # rewrites the LMS files the grading run wrote
     assert result.exit_code == 0, result.output
     assert rows(out / "canvas.csv")[2:] == [
@@ -209,13 +211,13 @@ def test_grade_writes_lms_files_with_the_rosters_identities(course, make_class, 
         ["Participant 901", "Tea Cher", "", "graded", "9"],
     ]
     with zipfile.ZipFile(out / "feedback.zip") as archive:
-        assert archive.namelist() == ["blank/warmup.html", "teacher/warmup.html"]
-        page = archive.read("teacher/warmup.html").decode()
+        assert archive.namelist() == ["blank/quiz.html", "teacher/quiz.html"]
+        page = archive.read("teacher/quiz.html").decode()
         assert "Score: 9 / 9" in page and "Complete." in page
     with zipfile.ZipFile(out / "feedback-moodle.zip") as archive:
         assert sorted(archive.namelist()) == [
-            "Bla Nk_902_assignfeedback_file_/warmup.html",
-            "Tea Cher_901_assignfeedback_file_/warmup.html",
+            "Bla Nk_902_assignfeedback_file_/quiz.html",
+            "Tea Cher_901_assignfeedback_file_/quiz.html",
         ]
     report = (out / "report.html").read_text()
     assert "<img alt='Histogram of the 2 students&#x27; scores out of 9: 1 scored 0, 1 scored 9.'" in report
