@@ -1,4 +1,4 @@
-"""Does every assignment of the course grade its own solution full and its blank release zero?"""
+"""Does every assignment of the course serve as its own reference, and its blank release score zero?"""
 
 import ast
 import json
@@ -11,7 +11,8 @@ from conftest import REPO
 from autograder.authoring.publish import CHAPTER_GLOB, Secret, _secret_regions, _text_lines, _trivial
 from autograder.core.cells import is_answer
 from autograder.core.course import Course
-from autograder.grade import grade_assignment
+from autograder.core.settings import grading_settings
+from autograder.grade import GradingTarget, grade_assignment
 from autograder.grading.score import graded_cells
 
 ASSIGNMENTS = Course(REPO).assignments()
@@ -19,18 +20,32 @@ ASSIGNMENTS = Course(REPO).assignments()
 
 @pytest.mark.slow
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_source_scores_full_and_release_scores_zero(course, assignment, tmp_path):
-    submissions = tmp_path / "class"
-    for student, root in (("solution", course.source_root), ("blank", course.release_root)):
-        for name in course.notebook_names(assignment):
-            target = submissions / student / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes((root / assignment / name).read_bytes())
-    grades = {g.student_id: g for g in grade_assignment(course, assignment, submissions, tmp_path / "out")}
-    solution, blank = grades["solution"], grades["blank"]
-    assert solution.status == "graded", solution.message
-    assert solution.passes_every_test and solution.score > 0, [p for p in solution.tests if p.message]
-    assert blank.score == 0, [p for p in blank.parts if not p.message]
+def test_solution_serves_as_the_reference_and_release_scores_zero(course, assignment, tmp_path):
+    """The solution runs to its end, passing and observing in every test (its run is the reference
+    each hand-in is compared with), and the blank release scores zero.
+
+    The solution is not graded again as a hand-in: that would run it twice in one run, and the
+    alternative correct hand-ins of tests/test_<assignment>.py (warmup: the honest look-alikes of
+    tests/test_redteam.py and the demo class) score full marks against this reference, a stronger check.
+    """
+    for name in course.notebook_names(assignment):
+        target = tmp_path / "class" / "blank" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes((course.release_root / assignment / name).read_bytes())
+    # Grading records the reference first; a solution that fails a test stops it with a CourseError.
+    for blank in grade_assignment(course, assignment, tmp_path / "class", tmp_path / "out"):
+        assert blank.status == "graded", blank.message
+        assert blank.score == 0, [p for p in blank.parts if not p.message]
+    for name in course.notebook_names(assignment):
+        source = nbformat.read(course.source_root / assignment / name, as_version=4)
+        tests = {c.metadata["nbgrader"]["grade_id"] for c in graded_cells(source)}
+        reference = (
+            GradingTarget.load(course, assignment, name)
+            .with_reference(grading_settings(course.root))
+            .reference
+        )
+        assert set(reference.observed) == tests, f"{assignment}/{name}: the reference misses tests"
+        assert not reference.unobserved(), f"{assignment}/{name}: tests that observe nothing"
 
 
 def test_every_graded_part_is_worth_points(course):
