@@ -1,18 +1,18 @@
-"""`autograder check`: the mutation operators on small pieces of code, and real runs on warmup.
+"""`autograder check`: the mutation operators on small pieces of code, and real runs on made-up courses.
 
-The operator tests take milliseconds. The run on a copy of warmup whose hidden tests were weakened
-grades a handful of notebooks (about half a minute); the sampled run on the real warmup is slow.
+The operator tests take milliseconds. The run on a made-up two-function assignment whose hidden tests were
+weakened grades a handful of notebooks; the sampled run on the course's real warmup (a check of the
+course's own tests, kept on purpose) is slow.
 """
 
 import re
-import shutil
 import textwrap
 from pathlib import Path
 
 import nbformat
 import pytest
 from click.testing import CliRunner
-from conftest import REPO
+from synthetic import QUIZ, answer, check, given, write_course, write_quiz_course
 
 from autograder.authoring.mutate import (
     EQUIVALENTS_FILE,
@@ -120,7 +120,7 @@ def test_cells_without_a_solution_region_or_that_do_not_parse_give_no_mutant():
 
 
 def test_the_sample_is_reproducible_and_reaches_every_answer():
-    notebook = nbformat.read(REPO / "source_notebooks" / "nanograd" / "nanograd.ipynb", as_version=4)
+    notebook = nbformat.v4.new_notebook(cells=[c for c in QUIZ if c.cell_type == "code"])  # no written part
     mutants = notebook_mutants(notebook)
     answers = {nbgrader_meta(c)["grade_id"] for c in notebook.cells if is_answer(c)}
     sample = sample_mutants(mutants, seed=3, sample=len(answers))
@@ -141,47 +141,72 @@ def test_equivalents_file_is_read_and_a_bad_line_is_one_clear_error(tmp_path):
         read_equivalents(path)
 
 
-def test_unknown_assignment_and_unknown_mutant_are_one_line_errors():
+def test_unknown_assignment_and_unknown_mutant_are_one_line_errors(tmp_path):
+    course = write_quiz_course(tmp_path / "course")
     runner = CliRunner()
-    result = runner.invoke(cli, ["check", "nosuch", "--course", str(REPO)])
+    result = runner.invoke(cli, ["check", "nosuch", "--course", str(course.root)])
     assert result.exit_code == 1
     assert "unknown assignment 'nosuch'" in result.output and "Traceback" not in result.output
-    result = runner.invoke(cli, ["check", "warmup", "--only", "0000000000", "--course", str(REPO)])
+    result = runner.invoke(cli, ["check", "quiz", "--only", "0000000000", "--course", str(course.root)])
     assert result.exit_code == 1
-    assert "warmup has no mutant with id 0000000000" in result.output
+    assert "quiz has no mutant with id 0000000000" in result.output
 
 
-def weakened_warmup(root: Path) -> Course:
-    """A course with only warmup, whose relu_derivative test lost most of its hidden part (relu'(0) = 0 among it)."""
-    shutil.copytree(REPO / "source_notebooks" / "warmup", root / "source_notebooks" / "warmup")
-    path = root / "source_notebooks" / "warmup" / "warmup.ipynb"
+STEPS = [
+    given("# Steps", "intro", kind="markdown"),
+    answer(
+        "step", "def step(x):\n    ### BEGIN SOLUTION\n    return 1.0 if x > 0 else 0.0\n    ### END SOLUTION"
+    ),
+    check(
+        "test_step",
+        'assert step(2.0) == 1.0, "step is 1 for x > 0"\n'
+        "### BEGIN HIDDEN TESTS\n"
+        'observe("step at 0", step(0.0), hint="step(0) is 0")\n'
+        'observe("step of -1", step(-1.0))\n'
+        "### END HIDDEN TESTS",
+        points=2,
+    ),
+    answer("double", "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION"),
+    check(
+        "test_double",
+        'assert double(1) == 2\n### BEGIN HIDDEN TESTS\nobserve("double of 21", double(21))\n### END HIDDEN TESTS',
+        points=2,
+    ),
+]
+"""A made-up assignment of two autograded functions, 2 points each; `step`'s hidden tests look at 0."""
+
+
+def weakened_steps(root: Path) -> Course:
+    """A course with only the steps assignment, whose step test lost most of its hidden part (step(0) = 0 among it)."""
+    write_course(root, "steps", STEPS)
+    path = root / "source_notebooks" / "steps" / "steps.ipynb"
     notebook = nbformat.read(path, as_version=4)
-    (test,) = [c for c in notebook.cells if nbgrader_meta(c).get("grade_id") == "test_relu_derivative"]
-    weak = 'observe("relu_derivative away from 0", relu_derivative(np.array([-1.0, 2.0])))'
+    (test,) = [c for c in notebook.cells if nbgrader_meta(c).get("grade_id") == "test_step"]
+    weak = 'observe("step away from 0", [step(-1.0), step(2.0)])'
     test.source = test.source.split("### BEGIN HIDDEN TESTS")[0] + weak
     nbformat.write(notebook, path)
     return Course(root)
 
 
 def test_check_lists_a_survivor_of_weak_tests_until_it_is_marked_equivalent(tmp_path):
-    course = weakened_warmup(tmp_path / "course")
-    source = nbformat.read(course.source_root / "warmup" / "warmup.ipynb", as_version=4)
+    course = weakened_steps(tmp_path / "course")
+    source = nbformat.read(course.source_root / "steps" / "steps.ipynb", as_version=4)
     mutants = notebook_mutants(source)
-    (boundary,) = [m for m in mutants if m.after == "return (x >= 0).astype(dtype)"]
-    (dropped,) = [m for m in mutants if m.where == "dense_relu" and m.operator == "return"]
-    command = ["check", "warmup", "--only", boundary.id, "--only", dropped.id]
+    (boundary,) = [m for m in mutants if m.after == "return 1.0 if x >= 0 else 0.0"]
+    (dropped,) = [m for m in mutants if m.where == "double" and m.operator == "return"]
+    command = ["check", "steps", "--only", boundary.id, "--only", dropped.id]
     command += ["--workers", "1", "--course", str(course.root)]
     runner = CliRunner()
 
     result = runner.invoke(cli, command)
-    assert "warmup.ipynb: solution 7/7, blank release 0/7" in result.output
+    assert "steps.ipynb: solution 4/4, blank release 0/4" in result.output
     assert "killed 1 of 2 mutants: 50.0% (threshold 90%: NOT met)" in result.output, result.output
     survivors = result.output.split("survivors")[1]
-    assert f"{boundary.id}  # relu_derivative, line 6 [comparison]" in survivors
+    assert f"{boundary.id}  # step, line 3 [comparison]" in survivors
     assert dropped.id not in survivors
     assert result.exit_code == 1
 
-    equivalents = course.source_root / "warmup" / EQUIVALENTS_FILE
+    equivalents = course.source_root / "steps" / EQUIVALENTS_FILE
     equivalents.write_text(f"{boundary.id}  # marked by the test\n")
     result = runner.invoke(cli, command)
     assert "1 sampled ones marked equivalent" in result.output
@@ -189,13 +214,14 @@ def test_check_lists_a_survivor_of_weak_tests_until_it_is_marked_equivalent(tmp_
     assert result.exit_code == 0
 
     # The teacher's list stays out of the release (and so out of the grading scratch folder).
-    written = release(course, ["warmup"])
-    assert [p.name for p in written] == ["warmup.ipynb"]
-    assert EQUIVALENTS_FILE not in {p.name for p in course.source_files("warmup")}
+    written = release(course, ["steps"])
+    assert [p.name for p in written] == ["steps.ipynb"]
+    assert EQUIVALENTS_FILE not in {p.name for p in course.source_files("steps")}
 
 
 @pytest.mark.slow
 def test_sampled_check_of_warmup_passes(course):
+    """The course's own warmup kills every sampled mutant: a check of the course, on the course on purpose."""
     result = CliRunner().invoke(
         cli, ["check", "warmup", "--sample", "8", "--workers", "2", "--course", str(course.root)]
     )
@@ -205,19 +231,19 @@ def test_sampled_check_of_warmup_passes(course):
 
 
 def test_a_test_cell_that_observes_nothing_is_a_fault_of_the_assignment(tmp_path):
-    course = weakened_warmup(tmp_path / "course")
-    path = course.source_root / "warmup" / "warmup.ipynb"
+    course = weakened_steps(tmp_path / "course")
+    path = course.source_root / "steps" / "steps.ipynb"
     notebook = nbformat.read(path, as_version=4)
-    (test,) = [c for c in notebook.cells if nbgrader_meta(c).get("grade_id") == "test_relu_derivative"]
+    (test,) = [c for c in notebook.cells if nbgrader_meta(c).get("grade_id") == "test_step"]
     test.source = test.source.split("observe(")[0].rstrip()  # visible asserts only
     nbformat.write(notebook, path)
-    release(course, ["warmup"])
+    release(course, ["steps"])
     runner = CliRunner()
-    result = runner.invoke(cli, ["release", "--check", "warmup", "--course", str(course.root)])
+    result = runner.invoke(cli, ["release", "--check", "steps", "--course", str(course.root)])
     assert result.exit_code == 1
-    assert "test cell 'test_relu_derivative' observes nothing" in result.output
+    assert "test cell 'test_step' observes nothing" in result.output
     result = runner.invoke(
-        cli, ["check", "warmup", "--sample", "1", "--workers", "1", "--course", str(course.root)]
+        cli, ["check", "steps", "--sample", "1", "--workers", "1", "--course", str(course.root)]
     )
     assert result.exit_code == 1
-    assert "test cells that observe nothing" in result.output and "test_relu_derivative" in result.output
+    assert "test cells that observe nothing" in result.output and "test_step" in result.output
