@@ -243,6 +243,13 @@ QUIZ_CLASS = {
 a TA (needs_manual_grade 1); s230005 and s230006 do not."""
 
 
+def quiz_source() -> NotebookNode:
+    """The quiz's source notebook (solutions and hidden tests in it), fresh: a test may change it."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.from_dict(cell) for cell in QUIZ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nb
+
+
 def quiz_hand_in(course: Course, fill: dict[str, str], assignment: str = "quiz") -> NotebookNode:
     """The quiz as a student hands it in, with the cells of `fill` (grade_id -> source) filled in."""
     return hand_in(course, assignment, fill)
