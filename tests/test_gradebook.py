@@ -1,14 +1,14 @@
-"""Does the gradebook keep whole grades, in SQLite and in a real PostgreSQL server?"""
+"""Does the gradebook keep whole grades, in SQLite and in a real PostgreSQL server?
+
+The grades are made up, and the class graded into PostgreSQL hands in the quiz of tests/synthetic.py."""
 
 import pytest
-from conftest import REPO
+from synthetic import write_quiz_class, write_quiz_course
 
 from autograder.core.errors import CourseError
 from autograder.core.model import NotebookGrade, PartResult
 from autograder.grade import grade_assignment
 from autograder.outputs.gradebook import Gradebook, sqlite_url
-
-DEMO = REPO / "demo" / "warmup"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -21,15 +21,15 @@ def database_url(request, tmp_path):
 def a_grade(score: float, student: str = "s1") -> NotebookGrade:
     return NotebookGrade(
         student_id=student,
-        assignment="warmup",
-        notebook="warmup.ipynb",
+        assignment="quiz",
+        notebook="quiz.ipynb",
         status="graded",
         max_score=7.0,
         parts=[
-            PartResult("test_relu", score, 2.0, "" if score == 2 else "wrong"),
+            PartResult("test_double", score, 2.0, "" if score == 2 else "wrong"),
             PartResult("test_dense", 0.0, 5.0, "no"),
         ],
-        repairs=["answer cell 'relu' had lost its nbgrader id"],
+        repairs=["answer cell 'double' had lost its nbgrader id"],
         digest="abc",
         seconds=1.5,
     )
@@ -39,7 +39,7 @@ def test_a_grade_comes_back_as_it_was_stored_and_a_new_one_replaces_it(database_
     gradebook = Gradebook(database_url)
     gradebook.put(a_grade(1.0, "replaced"))
     gradebook.put(a_grade(2.0, "replaced"))
-    stored = gradebook.get("warmup", "replaced", "warmup.ipynb")
+    stored = gradebook.get("quiz", "replaced", "quiz.ipynb")
     gradebook.close()
     assert stored == a_grade(2.0, "replaced")
     assert stored.score == 2.0
@@ -51,9 +51,11 @@ def test_an_unreachable_database_is_one_clear_error():
 
 
 @pytest.mark.slow
-def test_grading_into_postgresql_gives_the_expected_grades(course, postgres_url, tmp_path):
-    grades = grade_assignment(course, "warmup", DEMO, tmp_path / "out", db_url=postgres_url)
+def test_grading_into_postgresql_gives_the_expected_grades(postgres_url, tmp_path):
+    course = write_quiz_course(tmp_path / "course")
+    write_quiz_class(course, tmp_path / "class")
+    grades = grade_assignment(course, "quiz", tmp_path / "class", tmp_path / "out", db_url=postgres_url)
     gradebook = Gradebook(postgres_url)
-    stored = {g.student_id: gradebook.get("warmup", g.student_id, g.notebook).score for g in grades}
+    stored = {g.student_id: gradebook.get("quiz", g.student_id, g.notebook).score for g in grades}
     gradebook.close()
     assert stored == {"s230001": 7, "s230002": 2, "s230003": 5, "s230004": 7, "s230005": 0, "s230006": 2}
