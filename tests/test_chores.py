@@ -37,14 +37,14 @@ def read_csv(path: Path) -> list[dict]:
 
 def grade_of(student: str, status: Status = Status.GRADED, points: float = 3.0) -> NotebookGrade:
     return NotebookGrade(
-        student, "warmup", "warmup.ipynb", status, 5.0, parts=[PartResult("test_a", points, 5.0)]
+        student, "quiz", "quiz.ipynb", status, 5.0, parts=[PartResult("test_a", points, 5.0)]
     )
 
 
 # --- extensions ----------------------------------------------------------------------------------
 
 
-DEADLINE = 'c.Autograder.deadlines = {"warmup": "2026-12-01 23:59 Europe/Copenhagen"}'
+DEADLINE = 'c.Autograder.deadlines = {"quiz": "2026-12-01 23:59 Europe/Copenhagen"}'
 
 
 def test_an_extension_moves_the_deadline_of_that_student_alone(tmp_path) -> None:
@@ -52,9 +52,9 @@ def test_an_extension_moves_the_deadline_of_that_student_alone(tmp_path) -> None
         tmp_path,
         DEADLINE,
         "c.Autograder.late_penalty_per_day = 0.1",
-        'c.Autograder.extensions = {"warmup": {"s2": "2026-12-08 23:59 Europe/Copenhagen", "s3": "48h"}}',
+        'c.Autograder.extensions = {"quiz": {"s2": "2026-12-08 23:59 Europe/Copenhagen", "s3": "48h"}}',
     )
-    policy = load_policy(tmp_path, "warmup", ["warmup", "mlp"])
+    policy = load_policy(tmp_path, "quiz", ["quiz", "essay"])
     four_days_late = "2026-12-05T12:00:00+01:00"
     others = apply_late(grade_of("s1"), four_days_late, policy)
     assert others.penalty == 2.0 and "after the deadline of 2026-12-01 23:59+01:00" in others.late_note
@@ -67,7 +67,7 @@ def test_an_extension_moves_the_deadline_of_that_student_alone(tmp_path) -> None
     # Canvas's LATE judged the hand-in by Canvas's deadline, which the extension replaces.
     assert not apply_late(grade_of("s2"), "", policy, marked_late=True).is_late
     assert apply_late(grade_of("s1"), "", policy, marked_late=True).is_late
-    attendance = load_attendance(tmp_path, "warmup", ["warmup", "mlp"])
+    attendance = load_attendance(tmp_path, "quiz", ["quiz", "essay"])
     assert (
         attendance.extensions["s2"] == "extension to 2026-12-08 23:59+01:00 (deadline 2026-12-01 23:59+01:00)"
     )
@@ -77,23 +77,23 @@ def test_an_extension_moves_the_deadline_of_that_student_alone(tmp_path) -> None
     ("extensions", "says"),
     [
         (
-            '{"wramup": {"s2": "48h"}}',
-            "c.Autograder.extensions names 'wramup', not an assignment; did you mean 'warmup'?",
+            '{"qiuz": {"s2": "48h"}}',
+            "c.Autograder.extensions names 'qiuz', not an assignment; did you mean 'quiz'?",
         ),
         (
-            '{"warmup": {"s2": "next friday"}}',
-            "c.Autograder.extensions['warmup']['s2']: cannot read 'next friday'",
+            '{"quiz": {"s2": "next friday"}}',
+            "c.Autograder.extensions['quiz']['s2']: cannot read 'next friday'",
         ),
-        ('{"warmup": {"s2": "2026-11-20 23:59 Europe/Copenhagen"}}', "is before the deadline"),
-        ('{"warmup": ["s2"]}', "must map student ids to new deadlines"),
-        ('{"mlp": {"s2": "48h"}}', "'48h' extends the deadline, but 'mlp' has none"),
+        ('{"quiz": {"s2": "2026-11-20 23:59 Europe/Copenhagen"}}', "is before the deadline"),
+        ('{"quiz": ["s2"]}', "must map student ids to new deadlines"),
+        ('{"essay": {"s2": "48h"}}', "'48h' extends the deadline, but 'essay' has none"),
     ],
 )
 def test_a_wrong_extension_is_one_line_naming_the_setting(tmp_path, extensions, says) -> None:
     configure(tmp_path, DEADLINE, f"c.Autograder.extensions = {extensions}")
-    assignment = "mlp" if "'mlp'" in says else "warmup"
+    assignment = "essay" if "'essay'" in says else "quiz"
     with pytest.raises(CourseError, match=None) as error:
-        load_policy(tmp_path, assignment, ["warmup", "mlp"])
+        load_policy(tmp_path, assignment, ["quiz", "essay"])
     assert says in str(error.value) and "\n" not in str(error.value)
     assert str(error.value).startswith("nbgrader_config.py: c.Autograder.extensions")
 
@@ -104,11 +104,11 @@ def test_a_wrong_extension_is_one_line_naming_the_setting(tmp_path, extensions, 
 @pytest.mark.parametrize(
     ("lines", "says"),
     [
-        ('c.Autograder.excused = {"wramup": {"s5": "ill"}}', "names 'wramup', not an assignment"),
-        ('c.Autograder.excused = {"warmup": ["s5"]}', "must map student ids to reasons"),
+        ('c.Autograder.excused = {"qiuz": {"s5": "ill"}}', "names 'qiuz', not an assignment"),
+        ('c.Autograder.excused = {"quiz": ["s5"]}', "must map student ids to reasons"),
         ("c.Autograder.excluded = [230099]", "must be a list of student ids"),
         (
-            'c.Autograder.excluded = ["s5"]\nc.Autograder.excused = {"warmup": {"s5": "ill"}}',
+            'c.Autograder.excluded = ["s5"]\nc.Autograder.excused = {"quiz": {"s5": "ill"}}',
             "both excluded and excused",
         ),
     ],
@@ -116,7 +116,7 @@ def test_a_wrong_extension_is_one_line_naming_the_setting(tmp_path, extensions, 
 def test_a_wrong_attendance_setting_is_one_line(tmp_path, lines, says) -> None:
     configure(tmp_path, lines)
     with pytest.raises(CourseError) as error:
-        load_attendance(tmp_path, "warmup", ["warmup"])
+        load_attendance(tmp_path, "quiz", ["quiz"])
     assert says in str(error.value) and "\n" not in str(error.value)
 
 
@@ -144,7 +144,7 @@ def test_the_outputs_leave_out_the_excluded_and_mark_the_excused(tmp_path) -> No
         "s5": ("4", "excused"),
         "s6": ("0", "excused"),
     }
-    canvas = {r["ID"]: r["warmup"] for r in read_csv(tmp_path / "canvas.csv")}
+    canvas = {r["ID"]: r["quiz"] for r in read_csv(tmp_path / "canvas.csv")}
     assert (canvas["s1"], canvas["s5"], canvas["s6"]) == ("3", "EX", "EX")
     moodle = {r["Identifier"]: r for r in read_csv(tmp_path / "moodle.csv")}
     assert moodle["Participant s5"]["Grade"] == "" and moodle["Participant s5"]["Status"] == "excused"
