@@ -1,6 +1,5 @@
 """The verdict outside the kernel: observations as plain data, judged against the reference run's."""
 
-import shutil
 from pathlib import Path
 
 import IPython.display
@@ -8,7 +7,7 @@ import nbformat
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import REPO
+from synthetic import QUIZ_RIGHT, quiz_hand_in, write_quiz_course
 
 from autograder import grade as grade_module
 from autograder.cli import cli
@@ -152,19 +151,17 @@ def test_evidence_lists_reaching_code_and_leaves_plain_numpy_alone():
     )
 
 
-def warmup_copy(root: Path) -> tuple[Course, Path]:
-    shutil.copytree(REPO / "source_notebooks" / "warmup", root / "source_notebooks" / "warmup")
-    return Course(root), root / "source_notebooks" / "warmup" / "warmup.ipynb"
+def quiz_course(root: Path) -> tuple[Course, Path]:
+    """The made-up quiz of tests/synthetic.py in a course of its own, and its source notebook."""
+    return write_quiz_course(root), root / "source_notebooks" / "quiz" / "quiz.ipynb"
 
 
 def test_the_reference_runs_once_per_version_and_a_broken_solution_stops_grading(
     tmp_path, monkeypatch, make_class
 ):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    course, source = warmup_copy(tmp_path / "course")
-    hand_ins = make_class(
-        {"s1": nbformat.read(REPO / "demo" / "warmup" / "s230001" / "warmup.ipynb", as_version=4)}
-    )
+    course, source = quiz_course(tmp_path / "course")
+    hand_ins = make_class({"s1": quiz_hand_in(course, QUIZ_RIGHT)}, "quiz.ipynb")
     runs = []
     real_run = grade_module._run
     monkeypatch.setattr(
@@ -175,22 +172,22 @@ def test_the_reference_runs_once_per_version_and_a_broken_solution_stops_grading
         ),
     )
 
-    [first] = grade_assignment(course, "warmup", hand_ins, tmp_path / "a")
-    [again] = grade_assignment(course, "warmup", hand_ins, tmp_path / "b")  # another class, same version
+    [first] = grade_assignment(course, "quiz", hand_ins, tmp_path / "a")
+    [again] = grade_assignment(course, "quiz", hand_ins, tmp_path / "b")  # another class, same version
     assert first.score == again.score == 7
     assert runs == [True, False, False]  # the solution once, then each hand-in
-    cached = list((tmp_path / "cache" / "autograder" / "references" / "warmup").glob("*.json"))
+    cached = list((tmp_path / "cache" / "autograder" / "references" / "quiz").glob("*.json"))
     assert len(cached) == 1
 
     notebook = nbformat.read(source, as_version=4)
-    [answer] = [c for c in notebook.cells if nbgrader_meta(c).get("grade_id") == "relu"]
-    answer.source = answer.source.replace("np.maximum(x, 0)", "np.maximum(x, 1)")
+    [answer] = [c for c in notebook.cells if nbgrader_meta(c).get("grade_id") == "double"]
+    answer.source = answer.source.replace("return 2 * x", "return 2 * x + 1")
     nbformat.write(notebook, source)
     result = CliRunner().invoke(
-        cli, ["grade", "warmup", str(hand_ins), "--out", str(tmp_path / "c"), "--course", str(course.root)]
+        cli, ["grade", "quiz", str(hand_ins), "--out", str(tmp_path / "c"), "--course", str(course.root)]
     )
     assert result.exit_code == 1 and "Traceback" not in result.output
-    assert "its test 'test_relu' fails on the solution" in result.output, result.output
+    assert "its test 'test_double' fails on the solution" in result.output, result.output
 
 
 def test_evidence_leaves_a_students_own_names_alone():
