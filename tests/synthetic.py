@@ -3,6 +3,11 @@ the course's own assignments (whose content changes with the teaching).
 
     course = write_course(tmp_path, "essay", [given("import numpy as np"), answer("square", "def square(x):..."),
                                                check("test_square", "observe('s', square(3))", points=1)])
+
+Two ready-made assignments: ESSAY (autograded, written and task parts, with grade_essay_class) and QUIZ
+(9 points, 7 autograded, with write_quiz_course and write_quiz_class: six hand-ins of known scores, for
+the tests of grading as a whole). A tool test should build its course from these, so replacing a
+course assignment breaks no tool test.
 """
 
 from pathlib import Path
