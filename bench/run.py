@@ -37,9 +37,11 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(REPO))
-from autograder.core.config import GradingSettings  # noqa: E402 (runs from a checkout, installed or not
+from autograder.core.cells import needs_gpu  # noqa: E402 (runs from a checkout, installed or not)
+from autograder.core.config import GradingSettings  # noqa: E402
 from autograder.core.course import Course  # noqa: E402
 from autograder.grade import GradingTarget, grade_notebook  # noqa: E402
+from autograder.grading.observation import prelude_source  # noqa: E402
 from autograder.intake.submissions import Submission  # noqa: E402
 
 STEPS = ("grading", "assignments", "training", "site", "mutation", "gpu")
@@ -97,10 +99,14 @@ def grade_solution(course: Course, assignment: str, settings: GradingSettings) -
 
 
 def reference_training(course: Course, assignment: str) -> dict:
-    """Run the reference notebook as a student would (no sandbox); time its training cell."""
+    """Run the reference notebook as a student would (no sandbox); time its training cell.
+
+    The grader's prelude cell goes first, as in grading: the hidden tests hand their values to `observe`.
+    """
     grade_id, pattern, unit = TRAINING_CELLS[assignment]
     folder = course.source_root / assignment
     notebook = nbformat.read(folder / f"{assignment}.ipynb", as_version=4)
+    notebook.cells.insert(0, nbformat.v4.new_code_cell(prelude_source()))
     with tempfile.TemporaryDirectory() as scratch:
         for relative in course.source_files(assignment):
             (Path(scratch) / relative).parent.mkdir(parents=True, exist_ok=True)
@@ -150,12 +156,18 @@ def gpu(course: Course) -> dict:
     if not torch.cuda.is_available():
         return {"measured": False, "why": "no GPU visible on this machine"}
     settings = GradingSettings(gpus=1)
+    on_gpu = [
+        a
+        for a in course.assignments()
+        if any(
+            needs_gpu(nbformat.read(course.source_root / a / name, as_version=4))
+            for name in course.notebook_names(a)
+        )
+    ]
     return {
         "measured": True,
         "device": torch.cuda.get_device_name(0),
-        "assignments": {
-            a: grade_solution(course, a, settings) for a in ("mlp", "cnn", "attention", "optim", "generative")
-        },
+        "assignments": {a: grade_solution(course, a, settings) for a in on_gpu},
     }
 
 
@@ -181,12 +193,18 @@ def table(summary: dict) -> str:
     site = summary.get("site")
     if site:
         rows.append(f"| site build: clean / no change | {site['clean_s']} s / {site['no_change_s']} s |")
-    earlier = " (earlier `bench/mutation.py` run)" if summary.get("mutation_from_earlier_run") else ""
+    earlier = "an earlier " if summary.get("mutation_from_earlier_run") else ""
     for assignment, figures in summary.get("mutation", {}).items():
         if figures.get("score") is not None:
-            sampled = f", sample of {figures['sample']}" if figures.get("sample") else ""
+            sampled = (
+                f", a seeded sample of {figures['sample']}, seed {figures['seed']}"
+                if figures.get("sample")
+                else ", every mutant"
+            )
+            when = f", {figures['date']}" if figures.get("date") else ""
             rows.append(
-                f"| {assignment}: mutants killed{earlier} | {figures['killed']}/{figures['graded']}"
+                f"| {assignment}: mutants killed ({earlier}`bench/mutation.py` run{when}) |"
+                f" {figures['killed']}/{figures['graded']}"
                 f" ({figures['score']:.1%}{sampled}; {figures['equivalent']} marked equivalent) |"
             )
     gpu_figures = summary.get("gpu")
