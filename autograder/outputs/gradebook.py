@@ -11,7 +11,9 @@ back carries them in its parts.
 """
 
 import json
+import os
 import re
+import weakref
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -107,6 +109,19 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path.resolve()}"
 
 
+def _forget_in_forked_children(engine: Engine) -> None:
+    """A forked child (a local Dask worker) drops the pool it inherited without closing its connections:
+    closing a PostgreSQL connection there would end the parent's session on the same socket."""
+    engine_ref = weakref.ref(engine)
+
+    def forget() -> None:
+        inherited = engine_ref()
+        if inherited is not None:
+            inherited.dispose(close=False)
+
+    os.register_at_fork(after_in_child=forget)
+
+
 class Gradebook:
     """Read and write grades; open it with a database URL such as `sqlite:///grades.sqlite`."""
 
@@ -119,6 +134,7 @@ class Gradebook:
             )
         try:
             self.engine = create_engine(url)
+            _forget_in_forked_children(self.engine)
             _metadata.create_all(self.engine)
             manual_scores.metadata.create_all(self.engine)
             _add_missing_columns(self.engine)
