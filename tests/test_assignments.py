@@ -156,3 +156,20 @@ def test_no_solution_line_appears_in_a_chapter_or_another_assignment(course, ass
     """Does a chapter, or another assignment's release, hand out a line of this assignment's answers?"""
     printed = answers(course, assignment) & _text_lines(course.root / place)
     assert not printed, f"{place} prints {len(printed)} solution lines of {assignment}: {sorted(printed)}"
+
+
+def test_the_benchmarks_nbgrader_warmup_has_the_sources_cells_and_points(course):
+    """bench/grading.py lets plain nbgrader grade bench/nbgrader/warmup.ipynb, warmup with its hidden
+    checks as in-kernel asserts: it must keep the source's cells, ids and points, or nbgrader scores
+    every hand-in of the demo class 0 (as it did when warmup gained its written part)."""
+
+    def graded_parts(path):
+        cells = nbformat.read(path, as_version=4).cells
+        return [
+            (c.cell_type, c.metadata["nbgrader"].get("grade_id"), c.metadata["nbgrader"].get("points"))
+            for c in cells
+            if "nbgrader" in c.metadata
+        ]
+
+    source = course.source_root / "warmup" / "warmup.ipynb"
+    assert graded_parts(REPO / "bench" / "nbgrader" / "warmup.ipynb") == graded_parts(source)
