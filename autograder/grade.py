@@ -32,6 +32,7 @@ from autograder.grading import reference as references
 from autograder.grading.evidence import suspicious_lines
 from autograder.grading.execute import Execution, execute
 from autograder.grading.guard import add_guards
+from autograder.grading.kernels import discard_spare
 from autograder.grading.match import MatchedAnswers, given_overlap, match_answers, rebuild_for_grading
 from autograder.grading.parallel import run_all
 from autograder.grading.reference import Reference
@@ -231,7 +232,9 @@ def grade_assignment(
         # Every notebook but the last has another after it, whose kernel can start early.
         to_grade = [(*args, n < len(to_grade) - 1) for n, args in enumerate(to_grade)]
         # Workers grade; this process alone writes, each grade as soon as it is done.
-        jobs = run_all(grade_notebook, to_grade, settings, job_needs_gpu, on_failure=_failed_job)
+        jobs = run_all(
+            grade_notebook, to_grade, settings, job_needs_gpu, on_failure=_failed_job, cleanup=discard_spare
+        )
         with closing(jobs) as graded:
             for grade, executed in graded:
                 grade.digest = digests[grade.student_id, grade.notebook]

@@ -4,10 +4,13 @@ No batch system and no GPU are needed: the batch jobs are checked by the script 
 and the GPU scheduling with a job that only records when and on which device it ran.
 """
 
+import functools
 import os
 import signal
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import dask
 import dask_jobqueue  # noqa: F401 (its defaults must be in dask's config before a test changes that)
@@ -89,6 +92,40 @@ def _record(kind: str, seconds: float) -> tuple[str, float, float, str | None]:
     start = time.time()
     time.sleep(seconds)
     return kind, start, time.time(), os.environ.get("CUDA_VISIBLE_DEVICES")
+
+
+def _note_process(folder: str) -> None:
+    """A stand-in for the cleanup after the last job: leaves a file named after its process."""
+    (Path(folder) / str(os.getpid())).touch()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_cleanup_runs_in_every_process_that_ran_jobs(workers, tmp_path):
+    settings = GradingSettings(workers=workers)
+    cleanup = functools.partial(_note_process, str(tmp_path))
+    pids = set(run_all(os.getpid, [()] * 12, settings, cleanup=cleanup))
+    cleaned = {int(p.name) for p in tmp_path.iterdir()}
+    assert pids <= cleaned
+    assert (os.getpid() in pids) == (workers == 1)
+
+
+@pytest.mark.slow
+def test_a_class_graded_on_workers_leaves_no_kernel_folder_behind(tmp_path, monkeypatch):
+    # Each worker starts the kernel of its next notebook ahead; after its last, that one is stopped.
+    from synthetic import write_quiz_class, write_quiz_course
+
+    from autograder.grade import grade_assignment
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # the forked workers inherit it
+    course = write_quiz_course(tmp_path / "course")
+    rows = write_quiz_class(course, tmp_path / "class", count=10)
+    grades = grade_assignment(
+        course, "quiz", tmp_path / "class", tmp_path / "out", settings=GradingSettings(workers=2)
+    )
+    assert sorted(g.score for g in grades) == sorted(float(row["score"]) for row in rows)
+    assert [p.name for p in scratch.iterdir() if p.name.startswith("autograder-")] == []
 
 
 def _overlapping(runs: list[tuple], moment: float) -> list[tuple]:

@@ -45,6 +45,7 @@ def run_all(
     settings: GradingSettings,
     needs_gpu: Callable[[tuple], bool] = lambda args: False,
     on_failure: Callable[[tuple, Exception], Any] | None = None,
+    cleanup: Callable[[], Any] | None = None,
 ) -> Iterator[Any]:
     """Yield `job(*args)` for every tuple in `arguments`, in the order they finish.
 
@@ -53,7 +54,9 @@ def run_all(
     worker or a small batch, and neither scheduler nor cluster, the jobs run here one after the other.
     A job that raises, or whose worker died under it, yields `on_failure(args, error)` instead, and
     the others go on; without `on_failure` the error ends the run. A CourseError (a problem of the
-    course or the machine, the same for every job) always ends it.
+    course or the machine, the same for every job) always ends it. `cleanup` runs in every process
+    that ran jobs once the last has finished, for what a job keeps for the next one (a kernel
+    started ahead): a worker's exit would leave it behind, since forked processes run no exit handlers.
     """
 
     arguments = list(arguments)
@@ -62,6 +65,8 @@ def run_all(
     if not remote and (settings.workers <= 1 or len(arguments) < SMALL_BATCH):
         for args in arguments:
             yield _attempt(functools.partial(job, *args), args, on_failure)
+        if cleanup is not None:
+            cleanup()
         return
     if not arguments:
         return
@@ -104,6 +109,8 @@ def run_all(
         }
         for future in as_completed(futures):
             yield _attempt(future.result, arguments[futures[future]], on_failure)
+        if cleanup is not None:
+            client.run(cleanup)
 
 
 SCHEDULER_TIMEOUT = 15

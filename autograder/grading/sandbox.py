@@ -12,6 +12,7 @@ to the kernel through Unix sockets in the scratch folder. A notebook marked as n
 (`needs_gpu`) also sees the NVIDIA devices, when the grader runs with GPUs.
 """
 
+import atexit
 import glob
 import os
 import shutil
@@ -178,13 +179,36 @@ def cgroup_ran_out(cgroup: Path) -> bool:
     return False
 
 
+REMOVE_CGROUP_SECONDS = 5.0
+"""How long a kernel's cgroup is tried to be removed before it is left for later (see `remove_cgroup`)."""
+
+_left_behind: list[Path] = []
+"""cgroups whose processes were still exiting when their kernel was done; tried again later."""
+
+
 def remove_cgroup(cgroup: Path) -> None:
-    """Kill whatever still runs in `cgroup` and remove it."""
-    for _ in range(50):
+    """Kill whatever still runs in `cgroup` and remove it, and any left behind before.
+
+    On a loaded machine the killed processes may take a while to leave. A cgroup that is still busy
+    after `REMOVE_CGROUP_SECONDS` is left for the next call or the grader's exit: it holds nothing
+    of the student's any more, and the grade of its notebook must not be lost over it.
+    """
+    for earlier in list(_left_behind):
+        if _try_removing(earlier, seconds=0):
+            _left_behind.remove(earlier)
+    if not _try_removing(cgroup, REMOVE_CGROUP_SECONDS):
+        _left_behind.append(cgroup)
+
+
+def _try_removing(cgroup: Path, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while True:
         try:
             pids = (cgroup / "cgroup.procs").read_text().split()
         except FileNotFoundError:
-            return
+            return True
+        except OSError:
+            pids = []
         for pid in pids:
             try:
                 os.kill(int(pid), signal.SIGKILL)
@@ -192,12 +216,19 @@ def remove_cgroup(cgroup: Path) -> None:
                 continue
         try:
             cgroup.rmdir()
-            return
+            return True
         except FileNotFoundError:
-            return
+            return True
         except OSError:  # busy: its processes are still exiting
+            if time.monotonic() > deadline:
+                return False
             time.sleep(0.02)
-    cgroup.rmdir()
+
+
+@atexit.register
+def _remove_left_behind() -> None:
+    for cgroup in _left_behind:
+        _try_removing(cgroup, REMOVE_CGROUP_SECONDS)
 
 
 def _processes_of_this_user() -> int:
