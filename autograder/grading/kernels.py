@@ -66,6 +66,10 @@ IOPUB_WAIT = 0.02
 """Seconds a new client gives IOPub to deliver a message after each kernel_info reply."""
 
 
+EXIT_POLL = 0.005
+"""Seconds between looks whether a killed kernel has gone."""
+
+
 class PromptKernelClient(AsyncKernelClient):
     """jupyter_client's client, without the fifth of a second it idles before every notebook.
 
@@ -125,6 +129,12 @@ class SandboxedKernelManager(AsyncKernelManager):
         if command[1:3] == ["-m", "ipykernel_launcher"]:
             command[1:3] = ["-c", LAUNCHER]
         return [*self.command_prefix, *command]
+
+    async def _async_wait(self, pollinterval: float = 0.1) -> None:
+        # jupyter_client looks every 0.1 s whether the killed kernel is gone; it goes within a few
+        # milliseconds, and every notebook waited the rest of the interval idle.
+        while await self._async_is_alive():
+            await asyncio.sleep(EXIT_POLL)
 
     async def interrupt_kernel(self) -> None:
         """Interrupt the running cell; behind a prefix, by message, since a signal would hit the prefix."""
