@@ -57,7 +57,7 @@ from autograder.outputs.feedback import (
     write_feedback,
 )
 from autograder.outputs.gradebook import Gradebook, sqlite_url
-from autograder.outputs.report import write_report
+from autograder.outputs.report import load_plotting_in_background, write_report
 
 
 @dataclass(frozen=True)
@@ -236,7 +236,9 @@ def grade_assignment(
             grade_notebook, to_grade, settings, job_needs_gpu, on_failure=_failed_job, cleanup=discard_spare
         )
         with closing(jobs) as graded:
-            for grade, executed in graded:
+            for done, (grade, executed) in enumerate(graded):
+                if done == 0:  # the workers are forked by now; the report's imports can start
+                    load_plotting_in_background()
                 grade.digest = digests[grade.student_id, grade.notebook]
                 late(grade)
                 grade = _store(out_dir, gradebook, grade, executed, show_hidden)

@@ -5,6 +5,7 @@ import signal
 
 import pytest
 
+from autograder.core.config import GradingSettings
 from autograder.grading.kernels import Kernel, PromptKernelClient, Recipe
 
 
@@ -58,3 +59,32 @@ def test_waiting_on_a_dead_kernel_fails_instead_of_hanging():
 
     with pytest.raises(RuntimeError, match="died|respond"):
         asyncio.run(run())
+
+
+def test_kernels_share_the_cores_among_the_workers(monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    assert GradingSettings(workers=4).kernel_threads == 4
+    assert GradingSettings(workers=32).kernel_threads == 1
+    assert GradingSettings(workers=4, scheduler="tcp://head:8786").kernel_threads == 0  # its machines' own
+
+
+@pytest.mark.parametrize("sandbox", [True, False])
+def test_a_kernel_keeps_its_numerical_libraries_to_its_threads(sandbox):
+    async def run() -> str:
+        kernel = Kernel(Recipe(sandbox=sandbox, threads=1))
+        await kernel.start()
+        client = kernel.manager.client()
+        client.start_channels()
+        printed = []
+        try:
+            await client.wait_for_ready(timeout=30)
+            code = "import os, torch; print(os.environ['OPENBLAS_NUM_THREADS'], torch.get_num_threads())"
+            await client.execute_interactive(
+                code, timeout=60, output_hook=lambda m: printed.append(m["content"].get("text", ""))
+            )
+        finally:
+            client.stop_channels()
+            await kernel.close()
+        return "".join(printed)
+
+    assert asyncio.run(run()) == "1 1\n"

@@ -103,3 +103,12 @@ class GradingSettings:
 
     unzip_limits: UnzipLimits = field(default_factory=UnzipLimits)
     """What one LMS download may unpack to."""
+
+    @property
+    def kernel_threads(self) -> int:
+        """Threads each kernel's numerical libraries may use: this machine's cores shared among its
+        workers, so that workers that each train a model do not crowd each other out. 0 (the
+        libraries' own choice) on a cluster, whose machines this process does not see."""
+        if self.scheduler is not None or self.cluster is not None:
+            return 0
+        return max(1, (os.cpu_count() or 1) // max(1, self.workers))

@@ -160,7 +160,9 @@ def execute(
     the kernel for this process's next notebook starts while this one runs (see `kernels`).
     """
     gpu = settings.gpus > 0 and needs_gpu(notebook)
-    recipe = Recipe(data_folder, tuple(data_files), settings.sandbox, gpu, settings.limits)
+    recipe = Recipe(
+        data_folder, tuple(data_files), settings.sandbox, gpu, settings.limits, settings.kernel_threads
+    )
     with asyncio.Runner(loop_factory=_LoopWithoutSignals) as runner:
         try:
             return runner.run(_execute(notebook, settings, recipe, start_spare))

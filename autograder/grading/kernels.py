@@ -154,6 +154,15 @@ class Recipe:
     sandbox: bool = True
     gpu: bool = False
     limits: KernelLimits = KernelLimits()
+    threads: int = 0
+    """Threads the kernel's numerical libraries may use (`thread_variables`); 0: their own choice."""
+
+
+def thread_variables(threads: int) -> dict[str, str]:
+    """The environment that holds OpenMP (and so torch), OpenBLAS and MKL to `threads` threads; 0: unset."""
+    if threads <= 0:
+        return {}
+    return dict.fromkeys(("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"), str(threads))
 
 
 class Kernel:
@@ -179,14 +188,17 @@ class Kernel:
             parent = memory_cgroups()
             if parent is not None:
                 self.cgroup = make_cgroup(parent, self.workdir.name, limits.cgroup_bytes)
-            prefix = sandbox_prefix(self.workdir, limits, recipe.gpu, self.cgroup)
+            threads = thread_variables(recipe.threads)
+            prefix = sandbox_prefix(self.workdir, limits, recipe.gpu, self.cgroup, threads)
             config.SandboxedKernelManager.command_prefix = prefix
         self.manager = SandboxedKernelManager(config=config, kernel_name=KERNEL_NAME)
 
     async def start(self) -> None:
         """Launch the kernel process; it gets ready on its own, and the client waits for it."""
         try:
-            await self.manager.start_kernel(cwd=str(self.workdir), extra_arguments=KERNEL_ARGUMENTS)
+            # Without the sandbox the kernel inherits this environment; in it, bwrap sets its own.
+            env = {**os.environ, **thread_variables(self.recipe.threads)}
+            await self.manager.start_kernel(cwd=str(self.workdir), extra_arguments=KERNEL_ARGUMENTS, env=env)
         except BaseException:
             self._remove()
             raise

@@ -108,10 +108,16 @@ def run_all(
             for i in order
         }
         for future in as_completed(futures):
-            yield _attempt(future.result, arguments[futures[future]], on_failure)
+            # Done, so its result is only fetched; a fetch that never returns (seen once, when a
+            # worker had lost it) fails that job instead of holding up the whole class.
+            fetch = functools.partial(future.result, timeout=FETCH_TIMEOUT)
+            yield _attempt(fetch, arguments[futures[future]], on_failure)
         if cleanup is not None:
             client.run(cleanup)
 
+
+FETCH_TIMEOUT = 120
+"""Seconds to wait for the result of a finished job to arrive from its worker."""
 
 SCHEDULER_TIMEOUT = 15
 """Seconds to keep trying to reach a Dask scheduler given by its address."""

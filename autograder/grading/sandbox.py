@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
@@ -68,11 +69,16 @@ def nvidia_devices() -> list[str]:
 
 
 def sandbox_prefix(
-    workdir: Path, limits: KernelLimits, gpu: bool = False, cgroup: Path | None = None
+    workdir: Path,
+    limits: KernelLimits,
+    gpu: bool = False,
+    cgroup: Path | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> list[str]:
     """The command to put before the kernel's own command line; with `gpu`, the kernel sees the GPUs.
 
-    With `cgroup` (see `make_cgroup`), the sandbox and everything in it runs in that cgroup.
+    With `cgroup` (see `make_cgroup`), the sandbox and everything in it runs in that cgroup. `env`:
+    variables the kernel gets besides the few of its own (it sees none of the grader's).
     """
     args = ["bwrap", "--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534"]
     args += ["--die-with-parent", "--new-session", "--cap-drop", "ALL"]
@@ -99,6 +105,8 @@ def sandbox_prefix(
     args += ["--clearenv", "--setenv", "PATH", f"{Path(sys.executable).parent}:/usr/bin:/bin"]
     args += ["--setenv", "HOME", str(workdir), "--setenv", "MPLCONFIGDIR", "/tmp/matplotlib"]
     args += ["--setenv", "PYTHONDONTWRITEBYTECODE", "1", "--setenv", "LANG", "C.UTF-8"]
+    for name, value in (env or {}).items():
+        args += ["--setenv", name, value]
     if gpu and "CUDA_VISIBLE_DEVICES" in os.environ:  # the device of this Dask worker
         args += ["--setenv", "CUDA_VISIBLE_DEVICES", os.environ["CUDA_VISIBLE_DEVICES"]]
     # RLIMIT_NPROC counts every process of the real user, so the limit is what runs now plus ours.

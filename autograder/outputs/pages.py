@@ -5,6 +5,7 @@ anywhere, and a Content-Security-Policy that lets no script run, whatever slippe
 Markdown is rendered here too, its math turned into MathML, which browsers draw without any script.
 """
 
+import functools
 from html import escape
 
 from latex2mathml.converter import convert as tex_to_mathml
@@ -57,8 +58,12 @@ _markdown = (
 )
 
 
+@functools.lru_cache(maxsize=4096)
 def markdown_html(text: str) -> str:
-    """Markdown (a notebook's text, a student's written answer) as HTML; raw HTML in it stays text."""
+    """Markdown (a notebook's text, a student's written answer) as HTML; raw HTML in it stays text.
+
+    Remembered: a class's notebooks share their given text, the most of each page to render.
+    """
     return _markdown.render(text)
 
 

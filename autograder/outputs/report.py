@@ -11,8 +11,10 @@ is an inline PNG, so it opens offline and can be mailed as it is.
 """
 
 import base64
+import importlib
 import io
 import statistics
+import threading
 from collections import defaultdict
 from html import escape
 from pathlib import Path
@@ -24,6 +26,21 @@ from autograder.outputs.pages import page
 UNSANDBOXED = "Graded without the sandbox: the students' code ran with the teacher's rights."
 BAR_COLOUR = "#0072b2"
 """Okabe-Ito blue: tells apart from the page's text and background in every kind of colour blindness."""
+
+
+_PLOTTING = ("matplotlib.figure", "matplotlib.backends.backend_agg")
+"""What the histogram imports: most of a second, so imported here only when the page is drawn."""
+
+
+def load_plotting_in_background() -> None:
+    """Start importing what the histogram needs, for a caller that waits on something else meanwhile.
+
+    Not before the caller forks processes: a child forked while this import holds its locks would
+    find them held for ever.
+    """
+    threading.Thread(
+        target=lambda: [importlib.import_module(name) for name in _PLOTTING], daemon=True
+    ).start()
 
 
 def write_report(
@@ -144,7 +161,8 @@ def _waiting(grades: list[NotebookGrade]) -> str:
 
 def _histogram(assignment: str, grades: list[NotebookGrade]) -> str:
     """The students' scores (their notebooks summed, after late penalties) as an inline PNG with alt text."""
-    # Imported here: matplotlib takes seconds to load, and only this page needs it.
+    # Imported here: matplotlib takes most of a second to load, and only this page needs it (see
+    # `load_plotting_in_background`).
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
