@@ -34,7 +34,7 @@ from autograder.grading.execute import Execution, execute
 from autograder.grading.guard import add_guards
 from autograder.grading.kernels import discard_spare
 from autograder.grading.match import MatchedAnswers, given_overlap, match_answers, rebuild_for_grading
-from autograder.grading.parallel import run_all
+from autograder.grading.parallel import run_all, runs_here
 from autograder.grading.reference import Reference
 from autograder.grading.sandbox import check_sandbox
 from autograder.grading.score import canary_passed, max_score, score_parts, unscored_parts
@@ -102,7 +102,8 @@ class GradingTarget:
         )
         reference = references.load(path)
         if reference is None:
-            executed, _ = _run(self, self.source, settings)
+            # It runs alone, so its kernel may use every core.
+            executed, _ = _run(self, self.source, replace(settings, workers=1))
             if executed.status != Status.GRADED:
                 raise CourseError(
                     f"{self.assignment}/{self.notebook}: the source notebook did not run to its end"
@@ -228,7 +229,9 @@ def grade_assignment(
         # The solution is graded first, once per version (cached), for the verdicts to compare with.
         needed = {target.notebook for target, _, _ in to_grade}
         ready = {name: targets[name].with_reference(settings) for name in sorted(needed)}
-        to_grade = [(ready[target.notebook], *rest) for target, *rest in to_grade]
+        if runs_here(settings, len(to_grade)):  # one notebook at a time: its kernel may use every core
+            settings = replace(settings, workers=1)
+        to_grade = [(ready[target.notebook], submission, settings) for target, submission, _ in to_grade]
         # Every notebook but the last has another after it, whose kernel can start early.
         to_grade = [(*args, n < len(to_grade) - 1) for n, args in enumerate(to_grade)]
         # Workers grade; this process alone writes, each grade as soon as it is done.

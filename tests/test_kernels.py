@@ -1,4 +1,5 @@
-"""The grading kernels' client: ready only when both the shell and IOPub channels work."""
+"""The grading kernels: their client ready only when both the shell and IOPub channels work, their
+numerical libraries held to their share of the cores."""
 
 import asyncio
 import signal
@@ -7,6 +8,7 @@ import pytest
 
 from autograder.core.config import GradingSettings
 from autograder.grading.kernels import Kernel, PromptKernelClient, Recipe
+from autograder.grading.parallel import runs_here
 
 
 async def _first_output(kernel: Kernel) -> str:
@@ -88,3 +90,9 @@ def test_a_kernel_keeps_its_numerical_libraries_to_its_threads(sandbox):
         return "".join(printed)
 
     assert asyncio.run(run()) == "1 1\n"
+
+
+def test_a_batch_graded_here_one_at_a_time_gives_its_kernels_every_core():
+    assert runs_here(GradingSettings(workers=4), jobs=3)  # too few to start workers for
+    assert not runs_here(GradingSettings(workers=4), jobs=30)
+    assert not runs_here(GradingSettings(workers=1, scheduler="tcp://head:8786"), jobs=3)

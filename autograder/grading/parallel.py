@@ -61,8 +61,7 @@ def run_all(
 
     arguments = list(arguments)
     _check(settings)
-    remote = settings.scheduler is not None or settings.cluster is not None
-    if not remote and (settings.workers <= 1 or len(arguments) < SMALL_BATCH):
+    if runs_here(settings, len(arguments)):
         for args in arguments:
             yield _attempt(functools.partial(job, *args), args, on_failure)
         if cleanup is not None:
@@ -118,6 +117,13 @@ def run_all(
 
 FETCH_TIMEOUT = 120
 """Seconds to wait for the result of a finished job to arrive from its worker."""
+
+
+def runs_here(settings: GradingSettings, jobs: int) -> bool:
+    """Whether `run_all` runs a batch of `jobs` in this process, one after the other."""
+    remote = settings.scheduler is not None or settings.cluster is not None
+    return not remote and (settings.workers <= 1 or jobs < SMALL_BATCH)
+
 
 SCHEDULER_TIMEOUT = 15
 """Seconds to keep trying to reach a Dask scheduler given by its address."""
