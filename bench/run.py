@@ -176,8 +176,10 @@ def table(summary: dict) -> str:
     rows = [f"Machine: {summary['machine']}; {summary['date']}.", "", "| figure | value |", "|---|---|"]
     grading = summary.get("grading")
     if grading:
+        runs = grading.get("runs", {}).get("autograder_grade_s", [])
+        each = f" (median of {len(runs)} runs each, taking turns)" if len(runs) > 1 else ""
         rows.append(
-            f"| grading {grading['students']} hand-ins: nbgrader autograde / autograder grade |"
+            f"| grading {grading['students']} hand-ins: nbgrader autograde / autograder grade{each} |"
             f" {grading['nbgrader_autograde_s']:.1f} s / {grading['autograder_grade_s']:.1f} s"
             f" (**{grading['speedup']}x**) |"
         )
