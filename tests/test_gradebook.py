@@ -2,6 +2,8 @@
 
 The grades are made up, and the class graded into PostgreSQL hands in the quiz of tests/synthetic.py."""
 
+import os
+
 import pytest
 from synthetic import write_quiz_class, write_quiz_course
 
@@ -43,6 +45,24 @@ def test_a_grade_comes_back_as_it_was_stored_and_a_new_one_replaces_it(database_
     gradebook.close()
     assert stored == a_grade(2.0, "replaced")
     assert stored.score == 2.0
+
+
+@pytest.mark.slow
+def test_a_forked_child_leaves_the_parents_postgresql_session_working(postgres_url):
+    # Local Dask workers are forked from the grading process: a child that closed the connection it
+    # inherited would end the parent's session on the same socket.
+    gradebook = Gradebook(postgres_url)
+    gradebook.put(a_grade(1.0, "before-fork"))  # a connection is open in the pool now
+    child = os.fork()
+    if child == 0:
+        try:
+            gradebook.close()  # what a child's exit does with the pool it holds
+        finally:
+            os._exit(0)
+    os.waitpid(child, 0)
+    gradebook.put(a_grade(2.0, "after-fork"))
+    assert gradebook.get("quiz", "after-fork", "quiz.ipynb").score == 2.0
+    gradebook.close()
 
 
 def test_an_unreachable_database_is_one_clear_error():

@@ -169,7 +169,6 @@ def local_cluster(workers: int, gpus: int, jobs: int, preload: str) -> "SpecClus
     import while they start, together, instead of on their first job.
     """
     import dask
-    from distributed import LocalCluster, Nanny, Scheduler, SpecCluster
 
     cpu_workers = max(min(workers, jobs) - gpus, 0 if gpus else 1)
     # Forked workers start with this process's modules already imported: the cluster is up in about a
@@ -177,16 +176,23 @@ def local_cluster(workers: int, gpus: int, jobs: int, preload: str) -> "SpecClus
     # the gradebook, whose connections a fork leaves to the parent (see `gradebook`), nor CUDA: the
     # kernels are fresh processes. Elsewhere than Linux fork is unsafe, so they are spawned there.
     start = {"distributed.worker.multiprocessing-method": "fork" if sys.platform == "linux" else "spawn"}
+    with dask.config.set(start):
+        return _cluster(cpu_workers, gpus, preload)
+
+
+def _cluster(cpu_workers: int, gpus: int, preload: str) -> "SpecCluster":
+    """The cluster `local_cluster` describes, made under the start method it chose."""
+    from distributed import LocalCluster, Nanny, Scheduler, SpecCluster
+
     if not gpus:
-        with dask.config.set(start):
-            return LocalCluster(
-                n_workers=cpu_workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                silence_logs=logging.ERROR,
-                preload=[preload],
-            )
+        return LocalCluster(
+            n_workers=cpu_workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+            preload=[preload],
+        )
     # LocalCluster gives every worker the same settings; a SpecCluster lets each GPU worker have its own device.
     common = {"nthreads": 1, "preload": [preload], "silence_logs": logging.ERROR, "dashboard": False}
     spec = {f"cpu-{n}": {"cls": Nanny, "options": common} for n in range(cpu_workers)}
@@ -200,8 +206,7 @@ def local_cluster(workers: int, gpus: int, jobs: int, preload: str) -> "SpecClus
         "cls": Scheduler,
         "options": {"host": "127.0.0.1", "dashboard": False, "dashboard_address": ":0"},
     }
-    with dask.config.set(start):
-        return SpecCluster(workers=spec, scheduler=scheduler, silence_logs=logging.ERROR)
+    return SpecCluster(workers=spec, scheduler=scheduler, silence_logs=logging.ERROR)
 
 
 def make_cluster(kind: str, settings: GradingSettings) -> "JobQueueCluster":
