@@ -11,8 +11,8 @@ from autograder.grading.kernels import Kernel, PromptKernelClient, Recipe
 from autograder.grading.parallel import runs_here
 
 
-async def _first_output(kernel: Kernel) -> str:
-    """What a fresh client, straight after its readiness wait, receives from the first cell it runs."""
+async def _first_output(kernel: Kernel, code: str = "print('first cell')") -> str:
+    """What a fresh client, straight after its readiness wait, gets printed by the first cell it runs."""
     client = kernel.manager.client()
     client.start_channels()
     try:
@@ -23,7 +23,7 @@ async def _first_output(kernel: Kernel) -> str:
             if message["msg_type"] == "stream":
                 printed.append(message["content"]["text"])
 
-        await client.execute_interactive("print('first cell')", timeout=30, output_hook=keep)
+        await client.execute_interactive(code, timeout=60, output_hook=keep)
         return "".join(printed)
     finally:
         client.stop_channels()
@@ -75,19 +75,11 @@ def test_a_kernel_keeps_its_numerical_libraries_to_its_threads(sandbox):
     async def run() -> str:
         kernel = Kernel(Recipe(sandbox=sandbox, threads=1))
         await kernel.start()
-        client = kernel.manager.client()
-        client.start_channels()
-        printed = []
         try:
-            await client.wait_for_ready(timeout=30)
             code = "import os, torch; print(os.environ['OPENBLAS_NUM_THREADS'], torch.get_num_threads())"
-            await client.execute_interactive(
-                code, timeout=60, output_hook=lambda m: printed.append(m["content"].get("text", ""))
-            )
+            return await _first_output(kernel, code)
         finally:
-            client.stop_channels()
             await kernel.close()
-        return "".join(printed)
 
     assert asyncio.run(run()) == "1 1\n"
 
